@@ -1,0 +1,168 @@
+"""Wire models shared by the services: what the gateway, worker, chat and saves services say to each other.
+
+Keeping them in one module is what lets each service be deployed alone yet agree on every payload.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class Usage(BaseModel):
+    """Token usage and its cost in USD, summed over one or more Claude calls."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            calls=self.calls + other.calls,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+        )
+
+
+class JobState(BaseModel):
+    """The small, hot record behind `GET /api/estimate/{id}/status` (kept in Redis, never in SQL)."""
+
+    job_id: str
+    owner: str
+    status: JobStatus = "queued"
+    stage: str = "queued"
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    save_id: str | None = None
+    error: ErrorInfo | None = None
+    usage: Usage = Field(default_factory=Usage)
+    created_at: datetime
+    updated_at: datetime
+
+    def public(self) -> dict[str, Any]:
+        """The status document as the API returns it (no owner, no internal fields)."""
+        body = self.model_dump(mode="json", exclude={"owner"})
+        if self.save_id is None:
+            body.pop("save_id")
+        if self.error is None:
+            body.pop("error")
+        return body
+
+
+class JobInput(BaseModel):
+    """What the user submitted; stored apart from JobState so status reads stay small."""
+
+    requirements_md: str
+    github_url: str | None = None
+    name: str | None = None
+
+
+class Totals(BaseModel):
+    """Headline figures shown in save listings, copied from the computed financials."""
+
+    expected_hours: float
+    cost: float
+    price: float
+    currency: str
+
+
+class SaveCreate(BaseModel):
+    """Written by the worker; `job_id` makes the write idempotent (a retried job yields one save)."""
+
+    job_id: str
+    owner: str
+    name: str
+    requirements_md: str
+    github_url: str | None = None
+    model_md: str
+    report_markdown: str
+    estimate_data: dict[str, Any]
+    financials_data: dict[str, Any]
+    cross_check: dict[str, Any]
+    totals: Totals
+    usage: Usage
+
+
+class SaveSummary(BaseModel):
+    save_id: str
+    name: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    totals: Totals
+
+
+class SaveDetail(SaveSummary):
+    job_id: str
+    revision: int
+    github_url: str | None
+    requirements_md: str
+    model_md: str
+    report_markdown: str
+    estimate_data: dict[str, Any]
+    financials_data: dict[str, Any]
+    cross_check: dict[str, Any]
+    usage: Usage
+
+
+class SavePage(BaseModel):
+    items: list[SaveSummary]
+    next_cursor: str | None
+
+
+class SaveRename(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class RevisionCreate(BaseModel):
+    """A chat turn that changed the estimate: the new data replaces the current one as revision N+1."""
+
+    estimate_data: dict[str, Any]
+    financials_data: dict[str, Any]
+    cross_check: dict[str, Any]
+    report_markdown: str
+    totals: Totals
+    reason: str = Field(max_length=2000)
+
+
+class ChatMessageIn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+    revision: int
+    usage: Usage | None = None
+
+
+class ChatTurnCreate(BaseModel):
+    """One user message and Claude's reply, stored together so history never holds half a turn."""
+
+    user: ChatMessageIn
+    assistant: ChatMessageIn
+    revision: RevisionCreate | None = None
+
+
+class ChatMessage(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+    revision: int
+    created_at: datetime
+
+
+class ChatHistory(BaseModel):
+    job_id: str
+    save_id: str
+    messages: list[ChatMessage]

@@ -1,0 +1,44 @@
+"""Trust between services: the gateway authenticates users, internal services trust its owner header.
+
+Internal services are never exposed by the ingress; in addition every internal call carries a shared
+token (from a Kubernetes Secret) so that a pod reaching them by mistake is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header
+
+from services.shared.errors import ApiError
+from services.shared.settings import Settings, get_settings
+
+OWNER_HEADER = "X-Estimator-Owner"
+TOKEN_HEADER = "X-Internal-Token"
+
+
+def internal_headers(settings: Settings, owner: str | None = None) -> dict[str, str]:
+    headers = {TOKEN_HEADER: settings.internal_token.get_secret_value()}
+    if owner is not None:
+        headers[OWNER_HEADER] = owner
+    return headers
+
+
+def require_internal_token(
+    settings: Annotated[Settings, Depends(get_settings)],
+    token: Annotated[str, Header(alias=TOKEN_HEADER)] = "",
+) -> None:
+    expected = settings.internal_token.get_secret_value()
+    if expected and not hmac.compare_digest(token.encode(), expected.encode()):
+        raise ApiError(401, "unauthorized", "missing or invalid internal token")
+
+
+def require_owner(owner: Annotated[str, Header(alias=OWNER_HEADER)] = "") -> str:
+    if not owner:
+        raise ApiError(401, "unauthorized", "missing owner")
+    return owner
+
+
+Owner = Annotated[str, Depends(require_owner)]
+InternalAuth = Depends(require_internal_token)

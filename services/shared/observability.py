@@ -1,0 +1,84 @@
+"""Health, readiness, Prometheus metrics and tracing, mounted the same way on every HTTP service."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from services.shared.errors import error_response
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+HTTP_REQUESTS = Counter(
+    "estimator_http_requests_total", "HTTP requests served", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "estimator_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+class _MetricsMiddleware(BaseHTTPMiddleware):
+    def __init__(self, app: FastAPI, service: str) -> None:
+        super().__init__(app)
+        self.service = service
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        start = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, request.method, template, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, request.method, template).observe(time.perf_counter() - start)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def install_observability(app: FastAPI, service: str, checks: Mapping[str, ReadinessCheck]) -> None:
+    """Adds /healthz, /readyz (each named dependency probed) and /metrics, plus request metrics and traces."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @router.get("/readyz")
+    async def readyz() -> Response:
+        failed: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await check()
+            except Exception as exc:
+                failed[name] = type(exc).__name__
+        if failed:
+            detail = ", ".join(f"{k} ({v})" for k, v in failed.items())
+            return error_response(503, "dependency_unavailable", f"not ready: {detail}")
+        return Response('{"status":"ready"}', media_type="application/json")
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(router)
+    app.add_middleware(_MetricsMiddleware, service=service)
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider(resource=Resource.create({"service.name": service})))
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")

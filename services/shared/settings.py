@@ -1,0 +1,120 @@
+"""One settings object for every service, read from the environment (and Kubernetes Secrets mounted as env).
+
+Every service reads the same names so that a Helm release can hand the same ConfigMap to all of them;
+each service simply ignores the fields it does not use.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RoleRate(BaseModel):
+    """Hourly cost of a role to us, and the rate we bill it at."""
+
+    cost_per_hour: float = Field(gt=0)
+    bill_rate_per_hour: float = Field(gt=0)
+
+
+def _default_rates() -> dict[str, RoleRate]:
+    return {
+        "architect": RoleRate(cost_per_hour=85, bill_rate_per_hour=150),
+        "backend": RoleRate(cost_per_hour=65, bill_rate_per_hour=115),
+        "frontend": RoleRate(cost_per_hour=60, bill_rate_per_hour=110),
+        "devops": RoleRate(cost_per_hour=70, bill_rate_per_hour=125),
+        "qa": RoleRate(cost_per_hour=50, bill_rate_per_hour=90),
+        "designer": RoleRate(cost_per_hour=55, bill_rate_per_hour=100),
+        "data": RoleRate(cost_per_hour=70, bill_rate_per_hour=125),
+        "pm": RoleRate(cost_per_hour=60, bill_rate_per_hour=105),
+    }
+
+
+class RateCard(BaseModel):
+    """Commercial parameters: everything the financials are computed from besides Claude's hours."""
+
+    currency: str = "EUR"
+    roles: dict[str, RoleRate] = Field(default_factory=_default_rates)
+    project_management_pct: float = Field(default=0.10, ge=0, le=1)
+    qa_overhead_pct: float = Field(default=0.15, ge=0, le=1)
+    confidence_z: float = Field(default=1.2816, gt=0, description="z-score of the contingency percentile (P90)")
+    margin_pct: float = Field(default=0.20, ge=0, lt=1)
+    payment_schedule: list[tuple[str, float]] = Field(
+        default_factory=lambda: [("Signature", 0.30), ("Beta delivery", 0.40), ("Acceptance", 0.30)]
+    )
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens."""
+
+    input: float
+    output: float
+    cache_write: float
+    cache_read: float
+
+
+def _default_prices() -> dict[str, ModelPrice]:
+    return {
+        "claude-sonnet-4-5": ModelPrice(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30),
+        "claude-opus-4-5": ModelPrice(input=5.0, output=25.0, cache_write=6.25, cache_read=0.50),
+        "claude-haiku-4-5": ModelPrice(input=1.0, output=5.0, cache_write=1.25, cache_read=0.10),
+    }
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    # Infrastructure
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/estimator"
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    # Service-to-service
+    saves_url: str = "http://127.0.0.1:8003"
+    chat_url: str = "http://127.0.0.1:8002"
+    internal_token: SecretStr = SecretStr("")
+
+    # Claude
+    anthropic_api_key: SecretStr = SecretStr("")
+    anthropic_base_url: str | None = None
+    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_timeout_s: float = 300.0
+    estimate_max_tokens: int = Field(default=8000, ge=256, le=64000)
+    chat_max_tokens: int = Field(default=2000, ge=256, le=64000)
+    model_prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+
+    # GitHub
+    github_api_url: str = "https://api.github.com"
+    github_token: SecretStr = SecretStr("")
+    github_timeout_s: float = 15.0
+
+    # Jobs and queue
+    job_ttl_s: int = 24 * 3600
+    job_timeout_s: int = 900
+    worker_max_jobs: int = Field(default=10, ge=1, le=1000)
+    worker_max_tries: int = Field(default=3, ge=1, le=20)
+    queue_name: str = "estimator:queue"
+
+    # Gateway limits
+    max_body_bytes: int = 1_048_576
+    estimate_rate_limit: str = "5/minute"
+    chat_rate_limit: str = "20/minute"
+    trusted_proxies: list[str] = Field(default_factory=list)
+    auth_cache_ttl_s: int = 60
+
+    # Commercial
+    rate_card: RateCard = Field(default_factory=RateCard)
+
+    # Observability
+    log_level: str = "INFO"
+    otel_exporter_otlp_endpoint: str | None = None
+    service_name: str = "estimator"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings are read once per process; tests clear this cache after changing the environment."""
+    return Settings()
