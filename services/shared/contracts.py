@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
@@ -166,3 +166,16 @@ class ChatHistory(BaseModel):
     job_id: str
     save_id: str
     messages: list[ChatMessage]
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=20_000)
+
+
+class ChatReply(BaseModel):
+    reply: str
+    revision: int
+    revised: bool = Field(description="True when this turn changed the estimate (a new revision was saved).")
+    usage: Usage

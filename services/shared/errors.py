@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -34,14 +35,22 @@ _DEFAULT_CODES = {
 class ApiError(Exception):
     """Raise anywhere in a request to answer with the error envelope."""
 
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+
+
+def error_from_response(response: httpx.Response, service: str) -> ApiError:
+    """An internal service's error, passed on with its own code; garbage or a 5xx becomes a 503."""
+    try:
+        error = response.json()["error"]
+        return ApiError(response.status_code, str(error["code"]), str(error["message"]))
+    except (ValueError, KeyError, TypeError):
+        status = 503 if response.status_code >= 500 else response.status_code
+        return ApiError(status, "dependency_unavailable", f"the {service} service answered {response.status_code}")
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:

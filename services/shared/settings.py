@@ -97,9 +97,11 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(default=10, ge=1, le=1000)
     worker_max_tries: int = Field(default=3, ge=1, le=20)
     queue_name: str = "estimator:queue"
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 0
 
     # Gateway limits
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = 2_097_152
     estimate_rate_limit: str = "5/minute"
     chat_rate_limit: str = "20/minute"
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -1,0 +1,36 @@
+"""The chat service: Claude conversations about a saved estimate (internal, behind the gateway)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.chat.context import ChatContext
+from services.chat.routes import router
+from services.shared.errors import install_error_handlers
+from services.shared.observability import install_observability
+from services.shared.settings import get_settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    context = ChatContext.open(get_settings())
+    app.state.chat = context
+    try:
+        yield
+    finally:
+        await context.close()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Estimator chat (internal)", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(router)
+
+    async def saves_ready() -> None:
+        (await app.state.chat.saves.http.get("/healthz")).raise_for_status()
+
+    install_observability(app, "chat", {"saves": saves_ready})
+    return app

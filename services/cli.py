@@ -1,0 +1,159 @@
+"""The `estimator` command: run the local stack, serve one service, run a worker, manage API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from services.shared.observability import configure_logging
+from services.shared.settings import get_settings
+
+SERVICES = {
+    "gateway": "services.gateway.app:create_app",
+    "chat": "services.chat.app:create_app",
+    "saves": "services.saves.app:create_app",
+    "simulator": "services.simulator.app:create_app",
+}
+
+
+async def _use_local_stack_config() -> None:
+    """Outside a cluster (no REDIS_URL / DATABASE_URL), reach the same stores `make run` uses."""
+    from services.devstack.resolve import resolve
+
+    resolved = await resolve()
+    os.environ.setdefault("REDIS_URL", resolved.redis_url)
+    os.environ.setdefault("DATABASE_URL", resolved.database_url)
+    if resolved.embedded_database:
+        resolved.state_dir.mkdir(parents=True, exist_ok=True)
+    get_settings.cache_clear()
+
+
+def _serve(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    uvicorn.run(
+        SERVICES[args.service],
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+def _worker(_: argparse.Namespace) -> None:
+    from arq.worker import run_worker
+
+    from services.worker.settings import WorkerSettings
+
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+
+
+async def _migrate() -> None:
+    from services.saves.db import run_migrations
+
+    await _use_local_stack_config()
+    await run_migrations(get_settings().database_url)
+
+
+async def _keys(args: argparse.Namespace) -> int:
+    from services.saves.db import make_engine, make_sessionmaker
+    from services.saves.keys import create_key, list_keys, revoke_key
+
+    await _use_local_stack_config()
+    settings = get_settings()
+    engine = make_engine(settings.database_url, settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            if args.keys_command == "create":
+                key_id, key = await create_key(session, args.owner)
+                await session.commit()
+                if args.quiet:
+                    print(key)
+                else:
+                    print(f"Created key {key_id} for owner {args.owner!r}. It is shown once; store it now:\n{key}")
+            elif args.keys_command == "revoke":
+                revoked = await revoke_key(session, args.key)
+                await session.commit()
+                await _forget_cached_auth(settings.redis_url)
+                print(f"Revoked {revoked} key(s).")
+                return 0 if revoked else 1
+            else:
+                for row in await list_keys(session, args.owner):
+                    print(row)
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def _forget_cached_auth(redis_url: str) -> None:
+    """Drops every cached key→owner answer so the revocation is effective at once on every gateway."""
+    from services.shared.apikeys import AUTH_CACHE_PREFIX
+    from services.shared.redis import make_redis
+
+    redis = make_redis(redis_url)
+    try:
+        async for key in redis.scan_iter(f"{AUTH_CACHE_PREFIX}*", count=500):
+            await redis.delete(key)
+    except OSError:
+        print(
+            "warning: Redis unreachable; gateways may accept the key until their cache expires",
+            file=sys.stderr,
+        )
+    finally:
+        await redis.aclose()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="estimator", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the whole stack locally (what `make run` does)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+
+    serve = sub.add_parser("serve", help="serve one HTTP service")
+    serve.add_argument("service", choices=sorted(SERVICES))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    sub.add_parser("worker", help="run an estimation worker (ARQ)")
+    sub.add_parser("migrate", help="apply database migrations")
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key (printed once)")
+    create.add_argument("--owner", required=True)
+    create.add_argument("--quiet", action="store_true", help="print only the key")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id or prefix")
+    revoke.add_argument("key")
+    listing = keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--owner")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(get_settings().log_level)
+    if args.command == "run":
+        from services.devstack.supervisor import run_stack
+
+        asyncio.run(run_stack(args.host, args.port))
+    elif args.command == "serve":
+        _serve(args)
+    elif args.command == "worker":
+        _worker(args)
+    elif args.command == "migrate":
+        asyncio.run(_migrate())
+    elif args.command == "keys":
+        return asyncio.run(_keys(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

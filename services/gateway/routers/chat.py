@@ -1,0 +1,91 @@
+"""Chatting about an estimate: forwarded to the chat service, streamed through when asked to."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+
+from services.gateway.auth import CurrentOwner
+from services.gateway.schemas import error_responses
+from services.gateway.state import GatewayState, State
+from services.shared.contracts import ChatHistory, ChatReply, ChatRequest
+from services.shared.errors import ApiError, error_from_response
+from services.shared.internal import internal_headers
+
+router = APIRouter(prefix="/api/estimate", tags=["chat"])
+EVENT_STREAM = "text/event-stream"
+
+
+async def _require_chattable(state: GatewayState, owner: str, job_id: str) -> None:
+    """Jobs still in Redis are checked here; older ones are resolved by the chat service through their save."""
+    job = await state.store.get(job_id) if len(job_id) <= 64 else None
+    if job is None:
+        return
+    if job.owner != owner:
+        raise ApiError(404, "not_found", "no such job")
+    if job.status != "succeeded":
+        raise ApiError(409, "estimate_not_ready", f"the estimate is {job.status}; chat opens when it has succeeded")
+
+
+@router.post(
+    "/{job_id}/chat",
+    response_model=ChatReply,
+    responses={
+        200: {
+            "content": {EVENT_STREAM: {}},
+            "description": "JSON reply, or with `Accept: text/event-stream` `delta` events then one `done` event.",
+        },
+        **error_responses(401, 404, 409, 413, 422, 429, 503),
+    },
+    summary="Ask Claude about the estimate; a turn may revise it",
+)
+async def chat(
+    job_id: str,
+    body: ChatRequest,
+    owner: CurrentOwner,
+    state: State,
+    request: Request,
+    response: Response,
+    accept: Annotated[str, Header()] = "application/json",
+) -> Response | ChatReply:
+    await state.limits.check("chat", request, response, owner)
+    await _require_chattable(state, owner, job_id)
+    upstream_request = state.chat.build_request(
+        "POST",
+        f"/internal/chat/{job_id}",
+        json=body.model_dump(),
+        headers={**internal_headers(state.settings, owner), "Accept": accept},
+    )
+    try:
+        upstream = await state.chat.send(upstream_request, stream=True)
+    except httpx.HTTPError as exc:
+        raise ApiError(503, "dependency_unavailable", "the chat service is unavailable") from exc
+    if upstream.status_code >= 400:
+        await upstream.aread()
+        await upstream.aclose()
+        raise error_from_response(upstream, "chat")
+    if upstream.headers.get("content-type", "").startswith(EVENT_STREAM):
+        return StreamingResponse(
+            upstream.aiter_raw(),
+            media_type=EVENT_STREAM,
+            headers={**response.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            background=BackgroundTask(upstream.aclose),
+        )
+    try:
+        return ChatReply.model_validate_json(await upstream.aread())
+    finally:
+        await upstream.aclose()
+
+
+@router.get(
+    "/{job_id}/chat",
+    response_model=ChatHistory,
+    responses=error_responses(401, 404, 503),
+    summary="The chat history of an estimate, oldest first",
+)
+async def chat_history(job_id: str, owner: CurrentOwner, state: State) -> ChatHistory:
+    return await state.saves.chat_history(owner, job_id)

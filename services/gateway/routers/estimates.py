@@ -1,0 +1,108 @@
+"""Submitting estimations and watching them: the job lifecycle as users see it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from services.gateway.auth import CurrentOwner
+from services.gateway.schemas import EstimateAccepted, EstimateRequest, JobStatusResponse, error_responses
+from services.gateway.state import GatewayState, State
+from services.shared.contracts import TERMINAL_STATUSES, JobInput, JobState
+from services.shared.errors import ApiError
+from services.shared.jobs import IdempotencyMismatch
+
+router = APIRouter(prefix="/api/estimate", tags=["estimates"])
+SSE_PING_S = 15
+MAX_IDEMPOTENCY_KEY = 200
+
+
+async def owned_job(state: GatewayState, owner: str, job_id: str) -> JobState:
+    """The job if it exists and belongs to `owner`; 404 otherwise, so ids reveal nothing."""
+    job = await state.store.get(job_id) if len(job_id) <= 64 else None
+    if job is None or job.owner != owner:
+        raise ApiError(404, "not_found", "no such job")
+    return job
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=EstimateAccepted,
+    responses=error_responses(401, 413, 422, 429, 503),
+    summary="Submit requirements for estimation",
+)
+async def submit_estimate(
+    body: EstimateRequest,
+    owner: CurrentOwner,
+    state: State,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY)] = None,
+) -> EstimateAccepted:
+    await state.limits.check("estimate", request, response, owner)
+    job_input = JobInput(requirements_md=body.requirements_md, github_url=body.github_url, name=body.name)
+    try:
+        job, created = await state.store.create(owner, job_input, idempotency_key)
+    except IdempotencyMismatch as exc:
+        raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request") from exc
+    if created or job.status == "queued":
+        # The ARQ job id is ours: enqueueing a replay again is a no-op, and heals a crash between the two steps.
+        await state.queue.enqueue_job(
+            "run_estimation", job.job_id, _job_id=job.job_id, _queue_name=state.settings.queue_name
+        )
+    base = f"/api/estimate/{job.job_id}"
+    response.headers["Location"] = f"{base}/status"
+    return EstimateAccepted(
+        job_id=job.job_id, status=job.status, status_url=f"{base}/status", events_url=f"{base}/events"
+    )
+
+
+@router.get(
+    "/{job_id}/status",
+    response_model=JobStatusResponse,
+    response_model_exclude_none=True,
+    responses=error_responses(401, 404),
+    summary="The job's current status (served from Redis)",
+)
+async def job_status(job_id: str, owner: CurrentOwner, state: State) -> dict[str, Any]:
+    return (await owned_job(state, owner, job_id)).public()
+
+
+def _event(job: JobState) -> ServerSentEvent:
+    return ServerSentEvent(
+        data=JobStatusResponse.model_validate(job.public()).model_dump_json(exclude_none=True),
+        event="status",
+        id=job.updated_at.isoformat(),
+    )
+
+
+async def _job_events(state: GatewayState, owner: str, job_id: str) -> AsyncIterator[ServerSentEvent]:
+    async with state.hub.watch(job_id) as changes:
+        job = await owned_job(state, owner, job_id)
+        yield _event(job)
+        last = job.updated_at
+        while job.status not in TERMINAL_STATUSES:
+            job = await changes.get()
+            if job.updated_at > last:
+                last = job.updated_at
+                yield _event(job)
+
+
+@router.get(
+    "/{job_id}/events",
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "One `status` event per change, then closes.",
+        },
+        **error_responses(401, 404),
+    },
+    summary="Server-sent events of the job's status until it ends",
+)
+async def job_events(job_id: str, owner: CurrentOwner, state: State) -> EventSourceResponse:
+    await owned_job(state, owner, job_id)
+    return EventSourceResponse(_job_events(state, owner, job_id), ping=SSE_PING_S, send_timeout=30)

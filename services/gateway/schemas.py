@@ -1,0 +1,55 @@
+"""The public API's request and response bodies (what /openapi.json documents)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from services.shared.contracts import ErrorInfo, JobStatus, Usage
+from services.shared.github import parse_github_url
+
+
+def _github_url(value: str) -> str:
+    parse_github_url(value)
+    return value.rstrip("/")
+
+
+GitHubUrl = Annotated[str, Field(max_length=200), AfterValidator(_github_url)]
+
+
+class EstimateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requirements_md: str = Field(min_length=1, max_length=200_000, description="The requirements, in markdown.")
+    github_url: GitHubUrl | None = Field(default=None, description="https://github.com/OWNER/REPO the work builds on.")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class EstimateAccepted(BaseModel):
+    job_id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    status_url: str
+    events_url: str
+
+
+class JobStatusResponse(BaseModel):
+    job_id: str
+    status: JobStatus
+    stage: str
+    progress: float
+    save_id: str | None = None
+    error: ErrorInfo | None = None
+    usage: Usage
+    created_at: datetime
+    updated_at: datetime
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorInfo
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the error envelope, so generated clients know every failure's shape."""
+    return {status: {"model": ErrorEnvelope} for status in statuses}

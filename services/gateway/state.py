@@ -1,0 +1,37 @@
+"""The gateway's long-lived clients, opened in the lifespan and reached through typed dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+import redis.asyncio as aioredis
+from arq.connections import ArqRedis
+from fastapi import Depends, Request
+
+from services.gateway.events import JobEventHub
+from services.gateway.ratelimit import RateLimits
+from services.shared.jobs import JobStore
+from services.shared.saves_client import SavesClient
+from services.shared.settings import Settings
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    redis: aioredis.Redis
+    store: JobStore
+    queue: ArqRedis
+    saves: SavesClient
+    chat: httpx.AsyncClient
+    hub: JobEventHub
+    limits: RateLimits
+
+
+def get_state(request: Request) -> GatewayState:
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+State = Annotated[GatewayState, Depends(get_state)]

@@ -1,0 +1,57 @@
+"""Turns Claude's judgement into everything that is stored: computed financials, cross-check, report.
+
+The worker (first revision) and the chat service (later revisions) both go through here, so a revised
+estimate is priced, cross-checked and reported exactly like the original one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.shared.contracts import Totals, Usage
+from services.shared.estimation.calculator import calculate, totals
+from services.shared.estimation.cross_check import RepoFacts, cross_check
+from services.shared.estimation.models import ClaudeEstimate
+from services.shared.estimation.report import render_report
+from services.shared.settings import RateCard
+
+REPOSITORY_KEY = "repository"
+
+
+@dataclass(frozen=True)
+class EstimateBundle:
+    estimate_data: dict[str, Any]
+    financials_data: dict[str, Any]
+    cross_check: dict[str, Any]
+    report_markdown: str
+    totals: Totals
+
+
+def build_bundle(
+    *,
+    name: str,
+    estimate: ClaudeEstimate,
+    requirements_md: str,
+    repo: RepoFacts | None,
+    rate_card: RateCard,
+    usage: Usage | None,
+    revision: int,
+) -> EstimateBundle:
+    financials = calculate(estimate, rate_card)
+    check = cross_check(requirements_md, repo, financials.expected_hours)
+    report = render_report(name, estimate, financials, check, usage, repo, revision)
+    estimate_data = estimate.model_dump(mode="json")
+    estimate_data[REPOSITORY_KEY] = repo.model_dump(mode="json") if repo else None
+    return EstimateBundle(
+        estimate_data=estimate_data,
+        financials_data=financials.model_dump(mode="json"),
+        cross_check=check.model_dump(mode="json"),
+        report_markdown=report,
+        totals=totals(financials),
+    )
+
+
+def repo_of(estimate_data: dict[str, Any]) -> RepoFacts | None:
+    raw = estimate_data.get(REPOSITORY_KEY)
+    return RepoFacts.model_validate(raw) if raw else None

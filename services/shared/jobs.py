@@ -1,0 +1,137 @@
+"""The job store: estimation jobs live in Redis as JSON with a TTL, never in process memory.
+
+Status (small, read on every poll) and input (up to 200k characters, read once by the worker) are kept
+under separate keys so the hottest read path never parses the requirements. Every status change is
+published on a per-job channel, which is what lets any gateway replica stream any job's events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from services.shared.contracts import ErrorInfo, JobInput, JobState, Usage
+
+PREFIX = "estimator"
+
+# Creates the job, its input and the idempotency record in one step, so two concurrent submissions with
+# the same Idempotency-Key can never both create a job. Returns the winning job id and the stored
+# fingerprint of the request that created it.
+_CREATE = """
+if ARGV[5] ~= '' then
+  local existing = redis.call('GET', KEYS[3])
+  if existing then
+    local sep = string.find(existing, '|', 1, true)
+    return {string.sub(existing, 1, sep - 1), string.sub(existing, sep + 1), 0}
+  end
+  redis.call('SET', KEYS[3], ARGV[4] .. '|' .. ARGV[5], 'EX', ARGV[3])
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return {ARGV[4], ARGV[5], 1}
+"""
+
+# Writes a new status and publishes it atomically: a subscriber that reads the status after subscribing
+# can never miss the change.
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+def job_key(job_id: str) -> str:
+    return f"{PREFIX}:job:{job_id}"
+
+
+def input_key(job_id: str) -> str:
+    return f"{PREFIX}:job:{job_id}:input"
+
+
+def events_channel(job_id: str) -> str:
+    return f"{PREFIX}:job-events:{job_id}"
+
+
+def _idempotency_key(owner: str, key: str) -> str:
+    digest = hashlib.sha256(f"{owner}\0{key}".encode()).hexdigest()
+    return f"{PREFIX}:idem:{digest}"
+
+
+def fingerprint(job_input: JobInput) -> str:
+    """Identifies a request body, so a reused Idempotency-Key with a different body can be refused."""
+    return hashlib.sha256(job_input.model_dump_json().encode()).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class IdempotencyMismatch(Exception):
+    """The Idempotency-Key was already used by this owner for a different request."""
+
+
+class JobStore:
+    def __init__(self, redis: aioredis.Redis, ttl_s: int) -> None:
+        self.redis = redis
+        self.ttl_s = ttl_s
+        self._create = redis.register_script(_CREATE)
+        self._update = redis.register_script(_UPDATE)
+
+    async def create(
+        self, owner: str, job_input: JobInput, idempotency_key: str | None = None
+    ) -> tuple[JobState, bool]:
+        """Returns the job and whether it was created now (False: an idempotent replay)."""
+        stamp = now()
+        job = JobState(job_id=str(uuid.uuid4()), owner=owner, created_at=stamp, updated_at=stamp)
+        idem_key = _idempotency_key(owner, idempotency_key) if idempotency_key else f"{PREFIX}:idem:none"
+        fp = fingerprint(job_input) if idempotency_key else ""
+        job_id, stored_fp, created = await self._create(
+            keys=[job_key(job.job_id), input_key(job.job_id), idem_key],
+            args=[job.model_dump_json(), job_input.model_dump_json(), self.ttl_s, job.job_id, fp],
+        )
+        if created:
+            return job, True
+        if stored_fp != fp:
+            raise IdempotencyMismatch(idempotency_key)
+        existing = await self.get(job_id)
+        if existing is None:
+            raise IdempotencyMismatch(idempotency_key)
+        return existing, False
+
+    async def get(self, job_id: str) -> JobState | None:
+        raw = await self.redis.get(job_key(job_id))
+        return JobState.model_validate_json(raw) if raw else None
+
+    async def get_input(self, job_id: str) -> JobInput | None:
+        raw = await self.redis.get(input_key(job_id))
+        return JobInput.model_validate_json(raw) if raw else None
+
+    async def save(self, job: JobState) -> bool:
+        """Stores and publishes a changed job; False when the job has expired meanwhile."""
+        job.updated_at = now()
+        return bool(
+            await self._update(keys=[job_key(job.job_id), events_channel(job.job_id)], args=[job.model_dump_json()])
+        )
+
+    async def update(self, job_id: str, **changes: Any) -> JobState | None:
+        job = await self.get(job_id)
+        if job is None:
+            return None
+        updated = job.model_copy(update=changes)
+        await self.save(updated)
+        return updated
+
+    async def fail(self, job_id: str, code: str, message: str, usage: Usage | None = None) -> None:
+        changes: dict[str, Any] = {
+            "status": "failed",
+            "stage": "failed",
+            "error": ErrorInfo(code=code, message=message),
+        }
+        if usage is not None:
+            changes["usage"] = usage
+        await self.update(job_id, **changes)

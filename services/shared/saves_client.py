@@ -1,0 +1,98 @@
+"""Typed calls to the saves service, the only holder of database connections.
+
+Errors the saves service answers with keep their envelope (a 404 stays a 404 for the user); an
+unreachable saves service becomes a 503 `dependency_unavailable`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from services.shared.contracts import (
+    ChatHistory,
+    ChatTurnCreate,
+    SaveCreate,
+    SaveDetail,
+    SavePage,
+    SaveRename,
+)
+from services.shared.errors import ApiError, error_from_response
+from services.shared.internal import internal_headers
+from services.shared.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SavesClient:
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        self.http = httpx.AsyncClient(
+            base_url=settings.saves_url,
+            timeout=httpx.Timeout(10.0, connect=3.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def _call(self, method: str, path: str, owner: str | None, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self.http.request(method, path, headers=internal_headers(self.settings, owner), **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "dependency_unavailable", "the saves service is unavailable") from exc
+        if response.status_code >= 400:
+            raise error_from_response(response, "saves")
+        return response
+
+    async def _model(self, model: type[M], method: str, path: str, owner: str | None, **kwargs: Any) -> M:
+        response = await self._call(method, path, owner, **kwargs)
+        return model.model_validate_json(response.content)
+
+    async def owner_for_key_hash(self, key_hash: str) -> str | None:
+        try:
+            response = await self._call("POST", "/internal/keys/lookup", None, json={"key_hash": key_hash})
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return str(response.json()["owner"])
+
+    async def upsert_from_job(self, save: SaveCreate) -> SaveDetail:
+        body = save.model_dump(mode="json")
+        return await self._model(SaveDetail, "PUT", f"/internal/saves/by-job/{save.job_id}", save.owner, json=body)
+
+    async def list_saves(self, owner: str, limit: int, cursor: str | None) -> SavePage:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._model(SavePage, "GET", "/internal/saves", owner, params=params)
+
+    async def get_save(self, owner: str, save_id: str) -> SaveDetail:
+        return await self._model(SaveDetail, "GET", f"/internal/saves/{save_id}", owner)
+
+    async def rename_save(self, owner: str, save_id: str, rename: SaveRename) -> SaveDetail:
+        return await self._model(
+            SaveDetail, "PATCH", f"/internal/saves/{save_id}", owner, json=rename.model_dump(mode="json")
+        )
+
+    async def delete_save(self, owner: str, save_id: str) -> None:
+        await self._call("DELETE", f"/internal/saves/{save_id}", owner)
+
+    async def get_save_by_job(self, owner: str, job_id: str) -> SaveDetail:
+        return await self._model(SaveDetail, "GET", f"/internal/saves/by-job/{job_id}", owner)
+
+    async def chat_history(self, owner: str, job_id: str) -> ChatHistory:
+        return await self._model(ChatHistory, "GET", f"/internal/saves/by-job/{job_id}/chat", owner)
+
+    async def append_chat_turn(self, owner: str, job_id: str, turn: ChatTurnCreate) -> SaveDetail:
+        return await self._model(
+            SaveDetail,
+            "POST",
+            f"/internal/saves/by-job/{job_id}/chat",
+            owner,
+            json=turn.model_dump(mode="json"),
+        )

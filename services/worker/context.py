@@ -1,0 +1,44 @@
+"""What every task of a worker process shares: clients opened once at startup, closed at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import redis.asyncio as aioredis
+from anthropic import AsyncAnthropic
+
+from services.shared.claude import make_client
+from services.shared.github import make_github_client
+from services.shared.jobs import JobStore
+from services.shared.redis import make_redis
+from services.shared.saves_client import SavesClient
+from services.shared.settings import Settings
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    redis: aioredis.Redis
+    store: JobStore
+    claude: AsyncAnthropic
+    github: httpx.AsyncClient
+    saves: SavesClient
+
+    @classmethod
+    def open(cls, settings: Settings) -> WorkerContext:
+        redis = make_redis(settings.redis_url)
+        return cls(
+            settings=settings,
+            redis=redis,
+            store=JobStore(redis, settings.job_ttl_s),
+            claude=make_client(settings),
+            github=make_github_client(settings),
+            saves=SavesClient(settings),
+        )
+
+    async def close(self) -> None:
+        await self.claude.close()
+        await self.github.aclose()
+        await self.saves.aclose()
+        await self.redis.aclose()

@@ -1,0 +1,45 @@
+"""ARQ's worker settings: `arq services.worker.settings.WorkerSettings` (or `estimator worker`) runs it.
+
+Values come from the one Settings object at import time, so the same environment that configures the
+other services configures the worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from arq.connections import RedisSettings
+from prometheus_client import start_http_server
+
+from services.shared.redis import arq_settings
+from services.shared.settings import get_settings
+from services.worker.context import WorkerContext
+from services.worker.tasks import run_estimation
+
+_settings = get_settings()
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings = get_settings()
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+    ctx["deps"] = WorkerContext.open(settings)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    deps: WorkerContext | None = ctx.get("deps")
+    if deps is not None:
+        await deps.close()
+
+
+class WorkerSettings:
+    functions: ClassVar[list[Any]] = [run_estimation]
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings: RedisSettings = arq_settings(_settings.redis_url)
+    queue_name: str = _settings.queue_name
+    max_jobs: int = _settings.worker_max_jobs
+    max_tries: int = _settings.worker_max_tries
+    job_timeout: int = _settings.job_timeout_s
+    keep_result: int = 3600
+    health_check_interval: int = 30

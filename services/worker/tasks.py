@@ -1,0 +1,134 @@
+"""`run_estimation`, the ARQ task: from a queued job to a saved estimate.
+
+The ARQ job id is our job id, so the job is enqueued once however often the gateway retries, and the
+save is written keyed by job id, so running the same job twice (after a worker died) still yields one
+save. Every stage is published on the job's status, which is what users watch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from arq import Retry
+
+from services.shared.claude_retry import ClaudeCallError
+from services.shared.contracts import JobInput, SaveCreate
+from services.shared.errors import ApiError
+from services.shared.estimate_bundle import build_bundle
+from services.shared.estimation.methodology import MODEL_DOCUMENT
+from services.shared.github import GitHubError, RepoSummary, fetch_repo_summary
+from services.shared.jobs import JobStore
+from services.shared.settings import Settings
+from services.worker.claude_estimate import estimate_with_claude
+from services.worker.context import WorkerContext
+from services.worker.metrics import JOB_DURATION, JOBS_FINISHED
+
+log = logging.getLogger(__name__)
+
+
+def default_name(job_input: JobInput) -> str:
+    for line in job_input.requirements_md.splitlines():
+        title = line.strip().lstrip("#").strip()
+        if title:
+            return title[:200]
+    return "Untitled estimate"
+
+
+async def run_estimation(ctx: dict[str, Any], job_id: str) -> str:
+    deps: WorkerContext = ctx["deps"]
+    store = deps.store
+    job = await store.get(job_id)
+    job_input = await store.get_input(job_id)
+    if job is None or job_input is None:
+        log.warning("job %s expired before it ran", job_id)
+        return "expired"
+    if job.status == "succeeded":
+        return "already-succeeded"
+    started = time.monotonic()
+    deadline = started + deps.settings.job_timeout_s * 0.9
+    outcome = "failed"
+    try:
+        await _estimate(deps, store, job.owner, job_id, job_input, deadline)
+        outcome = "succeeded"
+    except GitHubError as exc:
+        await _fail_or_retry(ctx, store, job_id, exc.code, exc.message, exc.transient)
+    except ClaudeCallError as exc:
+        await _fail_or_retry(ctx, store, job_id, exc.code, exc.message, transient=False)
+    except ApiError as exc:
+        await _fail_or_retry(ctx, store, job_id, exc.code, exc.message, transient=exc.status >= 500)
+    except Retry:
+        outcome = "retried"
+        raise
+    except Exception:
+        log.exception("job %s failed unexpectedly", job_id)
+        await store.fail(job_id, "internal_error", "the estimation failed unexpectedly")
+    finally:
+        JOBS_FINISHED.labels(outcome).inc()
+        JOB_DURATION.observe(time.monotonic() - started)
+    return outcome
+
+
+async def _estimate(
+    deps: WorkerContext, store: JobStore, owner: str, job_id: str, job_input: JobInput, deadline: float
+) -> None:
+    settings: Settings = deps.settings
+    await store.update(job_id, status="running", stage="starting", progress=0.05, error=None)
+    repo: RepoSummary | None = None
+    if job_input.github_url:
+        await store.update(job_id, stage="fetching_repository", progress=0.1)
+        repo = await fetch_repo_summary(deps.github, job_input.github_url)
+    await store.update(job_id, stage="estimating", progress=0.25)
+    estimate, usage = await estimate_with_claude(
+        deps.claude, settings, job_input.requirements_md, repo.markdown if repo else None, deadline
+    )
+    await store.update(job_id, stage="calculating", progress=0.8, usage=usage)
+    name = job_input.name or default_name(job_input)
+    bundle = build_bundle(
+        name=name,
+        estimate=estimate,
+        requirements_md=job_input.requirements_md,
+        repo=repo.facts if repo else None,
+        rate_card=settings.rate_card,
+        usage=usage,
+        revision=1,
+    )
+    await store.update(job_id, stage="saving", progress=0.9)
+    save = await deps.saves.upsert_from_job(
+        SaveCreate(
+            job_id=job_id,
+            owner=owner,
+            name=name,
+            requirements_md=job_input.requirements_md,
+            github_url=job_input.github_url,
+            model_md=MODEL_DOCUMENT,
+            report_markdown=bundle.report_markdown,
+            estimate_data=bundle.estimate_data,
+            financials_data=bundle.financials_data,
+            cross_check=bundle.cross_check,
+            totals=bundle.totals,
+            usage=usage,
+        )
+    )
+    await store.update(
+        job_id,
+        status="succeeded",
+        stage="done",
+        progress=1.0,
+        save_id=save.save_id,
+        usage=save.usage or usage,
+    )
+
+
+async def _fail_or_retry(
+    ctx: dict[str, Any], store: JobStore, job_id: str, code: str, message: str, transient: bool
+) -> None:
+    deps: WorkerContext = ctx["deps"]
+    """Hands a transiently failed job back to the queue (ARQ counts the tries) or fails it for good."""
+    job_try = int(ctx.get("job_try", 1))
+    if transient and job_try < deps.settings.worker_max_tries:
+        log.warning("job %s try %d failed transiently (%s), retrying", job_id, job_try, code)
+        await store.update(job_id, status="queued", stage="retrying")
+        raise Retry(defer=2**job_try)
+    await store.fail(job_id, code, message)
