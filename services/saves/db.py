@@ -1,0 +1,75 @@
+"""Engine, sessions and migrations: the one place the estimator opens database connections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from services.saves.db_metrics import instrument_query_latency
+from services.shared.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _enable_sqlite_integrity(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+    """SQLite ignores foreign keys (hence ON DELETE CASCADE) unless asked, per connection; WAL lets the
+    laptop's several services read while one writes."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def make_engine(url: str, settings: Settings) -> AsyncEngine:
+    if is_sqlite(url):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _enable_sqlite_integrity)
+    else:
+        engine = create_async_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_pre_ping=True,
+        )
+    instrument_query_latency(engine)
+    return engine
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Rows stay readable after commit: responses are built from them once the transaction is over.
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configured from code, so an installed image needs no alembic.ini next to it."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["url"] = url
+    return config
+
+
+def _upgrade(connection: Connection, config: Config) -> None:
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def run_migrations(url: str) -> None:
+    """`alembic upgrade head` on an async driver: Alembic runs synchronously on a connection we lend it."""
+    engine = create_async_engine(url)
+    if is_sqlite(url):
+        event.listen(engine.sync_engine, "connect", _enable_sqlite_integrity)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade, alembic_config(url))
+    finally:
+        await engine.dispose()
