@@ -1,0 +1,79 @@
+"""API keys: issued once in plaintext, then known only by their sha256 hash and a short prefix.
+
+sha256 rather than bcrypt/argon2 on purpose: a key is 256 bits from `secrets`, so there is nothing to
+brute-force and no need for a slow hash, while the gateway must hash and look the key up on every request.
+A fast, unsalted digest also makes the lookup a plain unique-index hit.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.saves.models import ApiKey, utcnow
+from services.shared.apikeys import KEY_PREFIX, hash_key
+
+PREFIX_LENGTH = 8
+
+
+class ApiKeyInfo(BaseModel):
+    key_id: str
+    owner: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _display_prefix(key: str) -> str:
+    """The first random characters (after `est_`, which every key shares), so prefixes tell keys apart."""
+    return key.removeprefix(KEY_PREFIX)[:PREFIX_LENGTH]
+
+
+async def create_key(session: AsyncSession, owner: str) -> tuple[str, str]:
+    """Returns (key_id, plaintext key); the plaintext is never stored and cannot be shown again."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(owner=owner, key_hash=hash_key(key), prefix=_display_prefix(key))
+    session.add(row)
+    await session.commit()
+    return str(row.key_id), key
+
+
+async def revoke_key(session: AsyncSession, key_id_or_prefix: str) -> int:
+    """Revokes by key id, or by prefix (with or without `est_`); returns how many keys were revoked."""
+    try:
+        match = ApiKey.key_id == uuid.UUID(key_id_or_prefix)
+    except ValueError:
+        match = ApiKey.prefix == _display_prefix(key_id_or_prefix)
+    revoked = await session.scalars(
+        update(ApiKey).where(match, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow()).returning(ApiKey.key_id)
+    )
+    count = len(revoked.all())
+    await session.commit()
+    return count
+
+
+async def list_keys(session: AsyncSession, owner: str | None) -> list[ApiKeyInfo]:
+    """Every key, newest first; `owner=None` lists all owners' keys (operators' view)."""
+    query = select(ApiKey).order_by(ApiKey.created_at.desc())
+    if owner is not None:
+        query = query.where(ApiKey.owner == owner)
+    rows = (await session.scalars(query)).all()
+    return [
+        ApiKeyInfo(
+            key_id=str(row.key_id),
+            owner=row.owner,
+            prefix=row.prefix,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+        )
+        for row in rows
+    ]
+
+
+async def owner_for_hash(session: AsyncSession, key_hash: str) -> str | None:
+    return await session.scalar(select(ApiKey.owner).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))
