@@ -1,0 +1,45 @@
+"""The saves service: the only process holding database connections (one pool to size, one schema owner).
+
+Run with `uvicorn --factory services.saves.app:create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from services.saves.db import make_engine, make_sessionmaker
+from services.saves.routes import router
+from services.shared.errors import install_error_handlers
+from services.shared.observability import install_observability
+from services.shared.settings import get_settings
+
+SERVICE_NAME = "saves"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    engine = make_engine(settings.database_url, settings)
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="estimator-saves", lifespan=lifespan)
+
+    async def database_ready() -> None:
+        async with app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    install_error_handlers(app)
+    install_observability(app, SERVICE_NAME, {"database": database_ready})
+    app.include_router(router)
+    return app
