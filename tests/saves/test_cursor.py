@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from services.saves.cursor import decode_cursor, encode_cursor
+from services.shared.errors import ApiError
+
+
+def test_cursor_round_trips_the_last_row_position() -> None:
+    updated_at = datetime(2025, 11, 26, 12, 30, 15, 123456, tzinfo=UTC)
+    save_id = uuid.uuid4()
+    cursor = encode_cursor(updated_at, save_id)
+    assert "=" not in cursor and "/" not in cursor and "+" not in cursor
+    assert decode_cursor(cursor) == (updated_at, save_id)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not base64 at all!",
+        "bm90aGluZw",  # "nothing": no separator
+        encode_cursor(datetime(2025, 1, 1, tzinfo=UTC), uuid.uuid4())[:-6],
+        "MjAyNS0wMS0wMVQwMDowMDowMHx4",  # a date without timezone and an invalid uuid
+    ],
+)
+def test_malformed_cursor_is_a_422_invalid_cursor(cursor: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        decode_cursor(cursor)
+    assert (caught.value.status, caught.value.code) == (422, "invalid_cursor")

@@ -1,0 +1,59 @@
+"""Migrations and engines on the laptop fallback (SQLite file through aiosqlite) and on PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from services.saves import chat_repo, saves_repo
+from services.saves.db import make_engine, make_sessionmaker, run_migrations
+from services.saves.models import SaveRevision
+from services.shared.settings import Settings
+from tests.saves.factories import chat_turn, new_owner, save_create
+
+
+async def test_migrations_apply_on_a_sqlite_file_and_the_store_works_there(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'estimator.db'}"
+    await run_migrations(url)
+    await run_migrations(url)  # a second `estimator migrate` is a no-op
+    engine = make_engine(url, Settings(database_url=url))
+    try:
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert {"saves", "save_revisions", "chat_messages", "api_keys", "alembic_version"} <= tables
+
+        owner = new_owner()
+        sessions = make_sessionmaker(engine)
+        async with sessions() as session:
+            first = await saves_repo.upsert_from_job(session, save_create(owner, job_id="job-1"))
+            again = await saves_repo.upsert_from_job(session, save_create(owner, job_id="job-1"))
+            await chat_repo.append_chat_turn(session, owner, "job-1", chat_turn("cheaper?", "ok", 15000.0))
+            page = await saves_repo.list_saves(session, owner, 10, None)
+            await saves_repo.delete_save(session, owner, first.save.save_id)
+            orphans = await session.scalar(select(func.count()).select_from(SaveRevision))
+
+        assert (first.created, again.created) == (True, False)
+        assert [item.save_id for item in page.items] == [first.save.save_id]
+        assert page.items[0].updated_at.tzinfo is not None
+        assert orphans == 0, "ON DELETE CASCADE must hold on SQLite too"
+    finally:
+        await engine.dispose()
+
+
+async def test_postgresql_engine_uses_the_configured_pool(database_url: str) -> None:
+    engine = make_engine(database_url, Settings(database_url=database_url, db_pool_size=3, db_max_overflow=2))
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT 1")) == 1
+        assert isinstance(engine.pool, AsyncAdaptedQueuePool)
+        assert engine.pool.size() == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_migrated_postgresql_is_at_head(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT version_num FROM alembic_version")) == "0001"

@@ -1,0 +1,52 @@
+"""API keys: shown once, stored hashed, looked up by hash, revocable by id or prefix."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.saves import keys
+from services.saves.models import ApiKey
+from services.shared.apikeys import hash_key
+from tests.saves.factories import new_owner
+
+
+async def test_a_created_key_identifies_its_owner_and_is_never_stored_in_plaintext(
+    session: AsyncSession,
+) -> None:
+    owner = new_owner()
+    key_id, key = await keys.create_key(session, owner)
+
+    assert key.startswith("est_") and len(key) > 40
+    assert await keys.owner_for_hash(session, hash_key(key)) == owner
+    assert await keys.owner_for_hash(session, hash_key(key + "x")) is None
+    stored = (await session.scalars(select(ApiKey).where(ApiKey.owner == owner))).one()
+    assert str(stored.key_id) == key_id
+    assert key not in (stored.key_hash, stored.prefix)
+    assert stored.prefix == key[4:12]
+
+
+async def test_revoked_keys_stop_working(session: AsyncSession) -> None:
+    owner = new_owner()
+    by_id, by_id_key = await keys.create_key(session, owner)
+    _, by_prefix_key = await keys.create_key(session, owner)
+
+    assert await keys.revoke_key(session, by_id) == 1
+    assert await keys.revoke_key(session, by_prefix_key[:12]) == 1
+    assert await keys.revoke_key(session, by_id) == 0, "revoking twice changes nothing"
+
+    assert await keys.owner_for_hash(session, hash_key(by_id_key)) is None
+    assert await keys.owner_for_hash(session, hash_key(by_prefix_key)) is None
+    listed = await keys.list_keys(session, owner)
+    assert len(listed) == 2
+    assert all(info.revoked_at is not None for info in listed)
+
+
+async def test_listing_is_per_owner_unless_asked_for_all(session: AsyncSession) -> None:
+    alice, bob = new_owner(), new_owner()
+    alice_key, _ = await keys.create_key(session, alice)
+    bob_key, _ = await keys.create_key(session, bob)
+
+    assert [info.key_id for info in await keys.list_keys(session, alice)] == [alice_key]
+    everyone = {info.key_id for info in await keys.list_keys(session, None)}
+    assert {alice_key, bob_key} <= everyone
