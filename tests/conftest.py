@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
@@ -16,6 +17,9 @@ import redis
 import redis.asyncio as aioredis
 
 from services.shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from services.devstack.supervisor import Stack
 
 REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -86,3 +90,56 @@ def settings_env(
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def github_stub() -> Iterator[str]:
+    from tests.github_stub import ThreadServer, create_app
+
+    with ThreadServer(create_app()) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    redis_url: str, database_url: str, github_stub: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    """The whole product as `make run` starts it: every service a real process, on free loopback ports."""
+    from services.devstack.resolve import Resolved
+    from services.devstack.supervisor import Ports, Stack
+    from tests.github_stub import free_port
+
+    logs = tmp_path_factory.mktemp("stack-logs")
+    stack = Stack(
+        resolved=Resolved(redis_url, database_url, False, False, logs),
+        ports=Ports(free_port(), free_port(), free_port(), free_port(), free_port()),
+        workers=2,
+        log_dir=logs,
+        extra_env={
+            "GITHUB_API_URL": github_stub,
+            "SIM_TOKENS_PER_SECOND": "20000",
+            "SIM_FIRST_TOKEN_LATENCY_S": "0",
+            "ESTIMATE_RATE_LIMIT": "1000/minute",
+            "CHAT_RATE_LIMIT": "1000/minute",
+            "QUEUE_NAME": f"estimator:queue:test:{uuid.uuid4().hex[:8]}",
+        },
+    )
+    await stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+async def api_key(stack: Stack) -> str:
+    from services.devstack.supervisor import create_demo_key
+
+    return await create_demo_key(stack.env_used, owner="alice")
+
+
+@pytest.fixture(scope="session")
+async def other_key(stack: Stack) -> str:
+    from services.devstack.supervisor import create_demo_key
+
+    return await create_demo_key(stack.env_used, owner="mallory")

@@ -27,7 +27,7 @@ from services.shared.contracts import (
     Usage,
 )
 from services.shared.estimate_bundle import build_bundle, repo_of
-from services.shared.estimation.models import ClaudeEstimate, EstimateRevision
+from services.shared.estimation.models import ClaudeEstimate, EstimateRevision, Financials
 from services.shared.estimation.prompt import build_chat_system
 from services.shared.estimation.schema import REVISE_TOOL_NAME, revise_tool
 
@@ -61,7 +61,13 @@ class Turn:
     async def ask(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Message:
         settings = self.context.settings
         client: AsyncAnthropic = self.context.claude
-        system = build_chat_system(self.save)
+        system = build_chat_system(
+            self.save.model_md,
+            self.save.name,
+            self.save.revision,
+            ClaudeEstimate.model_validate(self.save.estimate_data),
+            Financials.model_validate(self.save.financials_data),
+        )
         streamed: list[str] = []
 
         async def call() -> Message:
@@ -88,7 +94,7 @@ class Turn:
     def revise(self, tool_input: dict[str, Any]) -> _Revision | str:
         """The new revision, or the validation problems to hand back to Claude as a tool error."""
         try:
-            revised = EstimateRevision.model_validate(tool_input)
+            revised = EstimateRevision.model_validate(tool_input, context={"roles": list(self.context.settings.rate_card.roles)})
         except ValidationError as exc:
             return f"The revision was not valid and nothing was saved: {exc.error_count()} problems: {exc}"
         estimate = ClaudeEstimate.model_validate(revised.model_dump(exclude={"reason"}))

@@ -47,6 +47,7 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    env_used: dict[str, str] = field(default_factory=dict)
     embedded_redis: Any = None
 
     @property
@@ -110,6 +111,7 @@ class Stack:
         self.start_workers(env)
         self._spawn("gateway", self._serve_args("gateway", self.ports.gateway), env)
         await self.wait_healthy()
+        self.env_used = env
         return env
 
     def start_workers(self, env: dict[str, str]) -> None:

@@ -70,7 +70,7 @@ class JobEventHub:
                 log.warning("job event subscription lost (%s); reconnecting", exc)
                 await asyncio.sleep(RECONNECT_DELAY_S)
             finally:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _dispatch(self, channel: str, data: str) -> None:
         queues = self.watchers.get(channel)

@@ -13,6 +13,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp
 
 from services.shared.errors import error_response
 
@@ -30,7 +31,7 @@ HTTP_LATENCY = Histogram(
 
 
 class _MetricsMiddleware(BaseHTTPMiddleware):
-    def __init__(self, app: FastAPI, service: str) -> None:
+    def __init__(self, app: ASGIApp, service: str) -> None:
         super().__init__(app)
         self.service = service
 

@@ -9,7 +9,8 @@ from arq.connections import ArqRedis, RedisSettings
 
 def make_redis(url: str) -> aioredis.Redis:
     """A decoded-string client; health checks keep idle pooled connections from going stale behind NAT."""
-    return aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    client: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    return client
 
 
 def arq_settings(url: str) -> RedisSettings:

@@ -24,7 +24,8 @@ async def estimate_with_claude(
     deadline: float,
 ) -> tuple[ClaudeEstimate, Usage]:
     """Streams the call (long outputs would otherwise hit idle-connection timeouts) and returns its usage."""
-    request = build_estimation_request(requirements_md, repo_summary_md, list(settings.rate_card.roles))
+    roles = list(settings.rate_card.roles)
+    request = build_estimation_request(requirements_md, repo_summary_md, roles)
     price = price_for(settings, settings.anthropic_model)
 
     async def call() -> tuple[ClaudeEstimate, Usage]:
@@ -42,7 +43,7 @@ async def estimate_with_claude(
         if not tool_inputs:
             raise ClaudeCallError("invalid_model_output", "Claude did not return an estimate")
         try:
-            return ClaudeEstimate.model_validate(tool_inputs[0]), usage
+            return ClaudeEstimate.model_validate(tool_inputs[0], context={"roles": roles}), usage
         except ValidationError as exc:
             raise ClaudeCallError(
                 "invalid_model_output", f"Claude's estimate was malformed: {exc.error_count()} errors"
