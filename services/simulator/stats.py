@@ -1,0 +1,50 @@
+"""What the simulator served, so a load test can tell how often it was throttled and how much it "spent"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+_DESCRIPTIONS = {
+    "requests": "Messages requests received",
+    "rate_limited": "429 responses served (rate limits and injected 429 faults)",
+    "overloaded": "529 overloaded responses served, including errors sent mid-stream",
+    "server_errors": "500 responses served",
+    "input_tokens": "Uncached input tokens billed",
+    "cache_creation_input_tokens": "Input tokens written to the prompt cache",
+    "cache_read_input_tokens": "Input tokens read from the prompt cache",
+    "output_tokens": "Output tokens produced",
+}
+
+
+@dataclass
+class SimStats:
+    requests: int = 0
+    rate_limited: int = 0
+    overloaded: int = 0
+    server_errors: int = 0
+    input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    output_tokens: int = 0
+
+    def reset(self) -> None:
+        for field in fields(self):
+            setattr(self, field.name, 0)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class StatsCollector(Collector):
+    """Reads the live counters at scrape time; a reset shows up to Prometheus as an ordinary counter reset."""
+
+    def __init__(self, stats: SimStats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        for name, value in self._stats.as_dict().items():
+            yield CounterMetricFamily(f"claude_sim_{name}", _DESCRIPTIONS[name], value=value)
