@@ -16,6 +16,8 @@ from services.simulator.wire import CountTokensRequest, MessageIn
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(?P<text>.+?)\s*$")
 _REQUIREMENTS = re.compile(r"<requirements>(?P<text>.*?)</requirements>", re.DOTALL | re.IGNORECASE)
+_TAGGED = re.compile(r"<(?P<tag>[a-z][\w-]*)>(?P<text>.*?)</(?P=tag)>", re.DOTALL | re.IGNORECASE)
+_EMPTY_NOTES = {"none", "n/a", "-"}
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"[*_`]+")
 _FALLBACK_LINES = 12
@@ -38,13 +40,19 @@ def _clean(line: str) -> str:
     return _EMPHASIS.sub("", _LINK.sub(r"\1", line)).strip().rstrip(":")
 
 
+def _title_of(text: str) -> str:
+    """A table-like row (`id | role | hours | title`) is named by its last cell."""
+    cells = [cell.strip() for cell in text.split(" | ")]
+    return _clean(next((cell for cell in reversed(cells) if cell), ""))
+
+
 def outline(text: str) -> list[str]:
     """Markdown headings and bullet lines, in order and without repeats: one line per piece of work."""
     lines: list[str] = []
     for raw in text.splitlines():
         match = _HEADING.match(raw) or _BULLET.match(raw)
-        line = _clean(match.group("text")) if match else ""
-        if line and line not in lines:
+        line = _title_of(match.group("text")) if match else ""
+        if line and line.lower() not in _EMPTY_NOTES and line not in lines:
             lines.append(line)
     return lines
 
@@ -54,8 +62,8 @@ def _plain_lines(text: str) -> list[str]:
     return list(dict.fromkeys(line for line in lines if line))[:_FALLBACK_LINES]
 
 
-def _requirements_in(texts: Iterable[str]) -> str | None:
-    found = [match.group("text") for text in texts for match in _REQUIREMENTS.finditer(text)]
+def _last_match(pattern: re.Pattern[str], texts: Iterable[str]) -> str | None:
+    found = [match.group("text") for text in texts for match in pattern.finditer(text)]
     return found[-1] if found else None
 
 
@@ -80,12 +88,17 @@ class Material:
 
 def gather(request: CountTokensRequest) -> Material:
     """Requirements come from `<requirements>` tags in the last user message, else anywhere in the
-    conversation (a chat keeps them in an earlier turn or the system prompt), else the last message itself."""
+    conversation, else from the last tagged data block (a chat keeps `<current_estimate>` in its system
+    prompt), else from the last user message itself."""
     message = last_user(request.messages)
     last_text = block_text(message.content) if message else ""
     system = request.system if isinstance(request.system, str) else block_text(request.system or [])
     conversation = [system, *(block_text(m.content) for m in request.messages)]
-    requirements = _requirements_in([last_text]) or _requirements_in(conversation)
+    requirements = (
+        _last_match(_REQUIREMENTS, [last_text])
+        or _last_match(_REQUIREMENTS, conversation)
+        or _last_match(_TAGGED, conversation)
+    )
     asked = _REQUIREMENTS.sub("", last_text).strip()
     prose = "\n".join(raw for raw in asked.splitlines() if not (_HEADING.match(raw) or _BULLET.match(raw)))
     source = requirements if requirements is not None else last_text

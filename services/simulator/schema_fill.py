@@ -33,12 +33,14 @@ _PROSE_WORDS = ("description", "summary", "detail", "rationale", "reason", "note
 
 @dataclass(frozen=True)
 class _Slot:
-    """Where a value goes: the property it fills and the outline line it speaks about, if any yet."""
+    """Where a value goes: the property it fills, the outline line it speaks about (if any yet), its index
+    among siblings sharing that line, and `key`, an id for the list item it belongs to (like 'WI-03')."""
 
     name: str
     line: str | None
     index: int
     depth: int
+    key: str | None = None
 
 
 def _humanize(name: str) -> str:
@@ -48,6 +50,10 @@ def _humanize(name: str) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "item"
+
+
+def _initials(name: str) -> str:
+    return "".join(word[0] for word in re.split(r"[^A-Za-z0-9]+", name) if word).upper()[:3] or "ID"
 
 
 def _clamp_count(wanted: int, schema: Schema) -> int:
@@ -66,6 +72,7 @@ class SchemaFiller:
         )
         self._lines = material.lines
         first_sentence = re.split(r"(?<=[.?!])\s|\n", material.question.strip(), maxsplit=1)[0]
+        self._request = first_sentence[:_TOPIC_CHARS] or "no reason given"
         topic = material.lines[0] if material.lines else first_sentence[:_TOPIC_CHARS]
         self._topic = topic or "the request"
 
@@ -143,12 +150,18 @@ class SchemaFiller:
         hours = hours_for(slot.line or self._topic) if len(set(ranks.values())) >= 2 else {}
         result: dict[str, Any] = {}
         for name, (sub, sub_resolver) in resolved.items():
-            child = _Slot(name, slot.line, slot.index, slot.depth + 1)
+            child = _Slot(name, slot.line, slot.index, slot.depth + 1, slot.key)
             if name in ranks and hours and "enum" not in sub and "const" not in sub:
                 result[name] = self._fit_number(sub, hours[ranks[name]])
             else:
                 result[name] = self._value(sub, sub_resolver, child)
         return result
+
+    def _titled(self, schema: Schema) -> bool:
+        properties = schema.get("properties") or {}
+        return self._type(schema) == "object" and any(
+            word in name.lower() for name in properties for word in _TITLE_WORDS
+        )
 
     def _line(self, index: int) -> str:
         if not self._lines:
@@ -161,7 +174,7 @@ class SchemaFiller:
         per_line = slot.line is None
         if slot.depth >= _MAX_DEPTH:
             wanted = 0
-        elif per_line and self._type(items) == "object":
+        elif per_line and self._titled(items):
             wanted = max(1, len(self._lines))
         elif per_line:
             wanted = max(1, min(len(self._lines), _SCALAR_LIST_LENGTH))
@@ -171,9 +184,9 @@ class SchemaFiller:
         for index in range(_clamp_count(wanted, schema)):
             # Items made from distinct lines are told apart by their line; only repeats need their index.
             item = (
-                _Slot(slot.name, self._line(index), 0, slot.depth + 1)
+                _Slot(slot.name, self._line(index), 0, slot.depth + 1, f"{_initials(slot.name)}-{index + 1:02d}")
                 if per_line
-                else (_Slot(slot.name, slot.line, index, slot.depth + 1))
+                else _Slot(slot.name, slot.line, index, slot.depth + 1, slot.key)
             )
             values.append(self._value(items, item_resolver, item))
         return values
@@ -197,6 +210,8 @@ class SchemaFiller:
         return round(value) if self._type(schema) == "integer" else value
 
     def _number(self, schema: Schema, slot: _Slot) -> float | int:
+        if "hour" in slot.name.lower():
+            return self._fit_number(schema, hours_for(slot.line or self._topic)["likely"])
         low, high = self._bounds(schema)
         fraction = digest(f"{slot.name}|{slot.line}|{slot.index}") % 1000 / 1000
         if self._type(schema) == "integer":
@@ -215,21 +230,25 @@ class SchemaFiller:
         }.get(str(schema.get("format")))
         if formatted is not None:
             return formatted
-        text = self._phrase(slot.name.lower(), line, slot.line is None)
+        text = self._phrase(slot.name.lower(), line, slot.line is None, slot.key)
         if slot.index:
             text = f"{text} ({slot.index + 1})"
         minimum, maximum = int(schema.get("minLength", 0)), schema.get("maxLength")
         text = text.ljust(minimum, ".")
         return text[: int(maximum)] if maximum is not None else text
 
-    def _phrase(self, name: str, line: str, overall: bool) -> str:
+    def _phrase(self, name: str, line: str, overall: bool, key: str | None) -> str:
         if any(word in name for word in _TITLE_WORDS) or not name:
             return line
         if "assum" in name:
             return f"{line} needs nothing beyond what the requirements describe"
+        if "reason" in name and overall:
+            return f"Changed as requested: {self._request}"
         if "risk" in name:
             return f"{line} may grow once its details are known"
-        if name in ("id", "key", "slug") or name.endswith("_id"):
+        if name in ("id", "key", "slug"):
+            return key or _slug(line)
+        if name.endswith("_id"):
             return _slug(line)
         if any(word in name for word in _PROSE_WORDS):
             if overall and self._lines:
