@@ -224,4 +224,5 @@ async def test_output_beyond_max_tokens_is_cut_and_says_so(sim: Sim) -> None:
     assert text.content[0].type == "text" and len(text.content[0].text) <= 20
     assert tool.stop_reason == "max_tokens"
     assert tool.usage.output_tokens <= 30
-    assert len(_tool_use(tool).input.get("work_items") or []) < len(OUTLINE)
+    items = _tool_use(tool).input.get("work_items", [])
+    assert isinstance(items, list) and len(items) < len(OUTLINE)
