@@ -23,7 +23,7 @@ lint: install
 	$(BIN)/ruff format --check services tests loadtests
 
 typecheck: install
-	$(BIN)/mypy services
+	$(BIN)/mypy services tests
 
 pytest: install
 	$(BIN)/pytest

@@ -80,9 +80,7 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
-def settings_env(
-    monkeypatch: pytest.MonkeyPatch, redis_url: str, database_url: str
-) -> Iterator[None]:
+def settings_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, database_url: str) -> Iterator[None]:
     """Points the process-wide settings at this run's Redis DB and PostgreSQL database."""
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("DATABASE_URL", database_url)

@@ -58,7 +58,7 @@ class Turn:
         self.reply_parts: list[str] = []
         self.deadline = time.monotonic() + context.settings.anthropic_timeout_s
 
-    async def ask(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Message:
+    async def ask(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int) -> Message:
         settings = self.context.settings
         client: AsyncAnthropic = self.context.claude
         system = build_chat_system(
@@ -76,7 +76,7 @@ class Turn:
                 await self.on_restart("")
             async with client.messages.stream(
                 model=settings.anthropic_model,
-                max_tokens=settings.chat_max_tokens,
+                max_tokens=max_tokens,
                 system=system,  # type: ignore[arg-type]
                 messages=messages,  # type: ignore[arg-type]
                 tools=tools,  # type: ignore[arg-type]
@@ -94,7 +94,9 @@ class Turn:
     def revise(self, tool_input: dict[str, Any]) -> _Revision | str:
         """The new revision, or the validation problems to hand back to Claude as a tool error."""
         try:
-            revised = EstimateRevision.model_validate(tool_input, context={"roles": list(self.context.settings.rate_card.roles)})
+            revised = EstimateRevision.model_validate(
+                tool_input, context={"roles": list(self.context.settings.rate_card.roles)}
+            )
         except ValidationError as exc:
             return f"The revision was not valid and nothing was saved: {exc.error_count()} problems: {exc}"
         estimate = ClaudeEstimate.model_validate(revised.model_dump(exclude={"reason"}))
@@ -139,7 +141,8 @@ async def chat_turn(
     ]
     messages.append({"role": "user", "content": message})
     tools = [revise_tool(list(context.settings.rate_card.roles))]
-    first = await turn.ask(messages, tools)
+    # The first answer may be a whole revised estimate, so it gets the estimation's output allowance.
+    first = await turn.ask(messages, tools, context.settings.estimate_max_tokens)
     revision: RevisionCreate | None = None
     tool_uses = [b for b in first.content if b.type == "tool_use" and b.name == REVISE_TOOL_NAME]
     if tool_uses:
@@ -161,7 +164,7 @@ async def chat_turn(
                 ],
             },
         ]
-        await turn.ask(messages, tools)
+        await turn.ask(messages, tools, context.settings.chat_max_tokens)
     reply = "\n\n".join(part for part in turn.reply_parts if part).strip() or "(no answer)"
     stored = await context.saves.append_chat_turn(
         owner,

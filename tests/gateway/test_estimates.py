@@ -41,8 +41,10 @@ async def test_five_estimates_at_once_each_get_their_own_result(client: httpx.As
         assert status["status"] == "succeeded"
         save = (await client.get(f"/api/saves/{status['save_id']}")).json()
         assert topic in save["requirements_md"] and save["name"] == topic
-        assert all(topic in item["title"] or "feature" in item["title"].lower() or item["title"]
-                   for item in save["estimate_data"]["work_items"])
+        assert all(
+            topic in item["title"] or "feature" in item["title"].lower() or item["title"]
+            for item in save["estimate_data"]["work_items"]
+        )
         assert save["job_id"] == status["job_id"]
 
 

@@ -1,0 +1,34 @@
+"""The OpenAPI document describes the API as it is served."""
+
+from __future__ import annotations
+
+import httpx
+
+from services.devstack.supervisor import Stack
+
+EXPECTED = {
+    "/api/estimate": {"post"},
+    "/api/estimate/{job_id}/status": {"get"},
+    "/api/estimate/{job_id}/events": {"get"},
+    "/api/estimate/{job_id}/chat": {"get", "post"},
+    "/api/saves": {"get"},
+    "/api/saves/{save_id}": {"get", "patch", "delete"},
+}
+
+
+async def test_openapi_lists_every_route_with_bearer_security_and_error_shapes(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway_url) as client:
+        doc = (await client.get("/openapi.json")).json()
+    paths = {p: set(ops) for p, ops in doc["paths"].items() if p.startswith("/api")}
+    assert paths == EXPECTED
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            if path.startswith("/api"):
+                assert op.get("security"), f"{path} is not marked as authenticated"
+                assert "401" in op["responses"]
+    submit = doc["paths"]["/api/estimate"]["post"]
+    assert "202" in submit["responses"]
+    assert "Idempotency-Key" in {p["name"] for p in submit["parameters"]}
+    assert "text/event-stream" in doc["paths"]["/api/estimate/{job_id}/events"]["get"]["responses"]["200"]["content"]
+    schema = doc["components"]["schemas"]["EstimateRequest"]
+    assert schema["properties"]["requirements_md"]["maxLength"] == 200_000

@@ -1,0 +1,100 @@
+"""Request limits: per client IP and per API key, with Retry-After and RateLimit-* headers.
+
+A gateway is run in-process with tight limits, talking to the running stack's saves service and to
+the real Redis, so what is counted is exactly what a deployed replica counts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from services.devstack.supervisor import Stack
+from services.gateway.app import create_app
+from services.shared.settings import get_settings
+from tests.api import bearer, requirements
+
+Gateway = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def gateway(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Gateway:
+    for name in ("REDIS_URL", "SAVES_URL", "CHAT_URL", "INTERNAL_TOKEN", "QUEUE_NAME"):
+        monkeypatch.setenv(name, stack.env_used[name])
+    monkeypatch.setenv("ESTIMATE_RATE_LIMIT", "2/minute")
+    monkeypatch.setenv("TRUSTED_PROXIES", '["127.0.0.1/32"]')
+
+    @asynccontextmanager
+    async def open_gateway(peer: str) -> AsyncIterator[httpx.AsyncClient]:
+        get_settings.cache_clear()
+        app = create_app()
+        async with LifespanManager(app) as manager:
+            transport = httpx.ASGITransport(app=manager.app, client=(peer, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+                yield client
+        get_settings.cache_clear()
+
+    return open_gateway
+
+
+def _body() -> dict[str, str]:
+    return {"requirements_md": requirements(f"Limited {uuid.uuid4().hex}", "x")}
+
+
+async def test_the_third_estimate_in_a_minute_from_one_ip_is_refused(
+    gateway: Gateway, api_key: str, other_key: str
+) -> None:
+    ip = f"10.{uuid.uuid4().int % 250}.0.1"
+    async with gateway(ip) as client:
+        first = await client.post("/api/estimate", json=_body(), headers=bearer(api_key))
+        second = await client.post("/api/estimate", json=_body(), headers=bearer(other_key))
+        third = await client.post("/api/estimate", json=_body(), headers=bearer(other_key))
+    assert first.status_code == second.status_code == 202
+    assert first.headers["RateLimit-Limit"] == "2"
+    assert third.status_code == 429
+    assert third.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(third.headers["Retry-After"]) <= 60
+    assert third.headers["RateLimit-Remaining"] == "0"
+
+
+async def test_forwarded_for_is_believed_only_from_trusted_proxies(gateway: Gateway, stack: Stack) -> None:
+    from services.devstack.supervisor import create_demo_key
+
+    keys = [await create_demo_key(stack.env_used, owner=f"ratelimit-{uuid.uuid4().hex[:6]}") for _ in range(3)]
+    async with gateway("127.0.0.1") as proxied:
+        statuses = [
+            (
+                await proxied.post(
+                    "/api/estimate", json=_body(), headers={**bearer(key), "X-Forwarded-For": f"203.0.113.{i}"}
+                )
+            ).status_code
+            for i, key in enumerate(keys)
+        ]
+    assert statuses == [202, 202, 202]
+    untrusted_peer = f"198.51.100.{uuid.uuid4().int % 250}"
+    async with gateway(untrusted_peer) as direct:
+        statuses = [
+            (
+                await direct.post(
+                    "/api/estimate", json=_body(), headers={**bearer(key), "X-Forwarded-For": f"203.0.114.{i}"}
+                )
+            ).status_code
+            for i, key in enumerate(keys)
+        ]
+    assert statuses == [202, 202, 429]
+
+
+async def test_one_key_is_limited_across_addresses(gateway: Gateway, stack: Stack) -> None:
+    from services.devstack.supervisor import create_demo_key
+
+    key = await create_demo_key(stack.env_used, owner=f"ratelimit-{uuid.uuid4().hex[:6]}")
+    statuses = []
+    for i in range(3):
+        async with gateway(f"192.0.2.{i + 10 + uuid.uuid4().int % 200}") as client:
+            statuses.append((await client.post("/api/estimate", json=_body(), headers=bearer(key))).status_code)
+    assert statuses == [202, 202, 429]
