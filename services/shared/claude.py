@@ -26,10 +26,10 @@ def make_client(settings: Settings) -> AsyncAnthropic:
 
 def price_for(settings: Settings, model: str) -> ModelPrice:
     """Exact model ids (with dates) are matched to the price of their family name."""
-    for name, price in settings.model_prices.items():
-        if model.startswith(name):
-            return price
-    return settings.model_prices[settings.anthropic_model]
+    matches = [name for name in settings.model_prices if model.startswith(name)]
+    if not matches:
+        raise ValueError(f"no price configured for model {model!r}")
+    return settings.model_prices[max(matches, key=len)]
 
 
 def usage_of(sdk_usage: SdkUsage, price: ModelPrice) -> Usage:

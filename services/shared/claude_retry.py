@@ -47,7 +47,15 @@ def is_spend_limit(exc: BaseException) -> bool:
     return isinstance(exc, anthropic.RateLimitError) and retry_after_s(exc) is None
 
 
+def _error_type(exc: anthropic.APIStatusError) -> str | None:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body)
+    return error.get("type") if isinstance(error, dict) else None
+
+
 def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, anthropic.APIStatusError) and _error_type(exc) in ("overloaded_error", "api_error"):
+        return True  # an error event in the middle of a stream arrives with the stream's 200 status
     if isinstance(exc, anthropic.RateLimitError):
         return not is_spend_limit(exc)
     if isinstance(exc, anthropic.APIStatusError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,8 +57,8 @@ class ModelPrice(BaseModel):
 
 def _default_prices() -> dict[str, ModelPrice]:
     return {
-        "claude-sonnet-4-5": ModelPrice(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30),
-        "claude-opus-4-5": ModelPrice(input=5.0, output=25.0, cache_write=6.25, cache_read=0.50),
+        "claude-sonnet-4-6": ModelPrice(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30),
+        "claude-opus-4-6": ModelPrice(input=5.0, output=25.0, cache_write=6.25, cache_read=0.50),
         "claude-haiku-4-5": ModelPrice(input=1.0, output=5.0, cache_write=1.25, cache_read=0.10),
     }
 
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     # Claude
     anthropic_api_key: SecretStr = SecretStr("")
     anthropic_base_url: str | None = None
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-4-6"
     anthropic_timeout_s: float = 300.0
     estimate_max_tokens: int = Field(default=8000, ge=256, le=64000)
     chat_max_tokens: int = Field(default=2000, ge=256, le=64000)
@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     otel_exporter_otlp_endpoint: str | None = None
     service_name: str = "estimator"
+
+    @model_validator(mode="after")
+    def _model_has_a_price(self) -> Settings:
+        """Every call's cost is computed in code, so the configured model must have a price."""
+        if not any(self.anthropic_model.startswith(name) for name in self.model_prices):
+            raise ValueError(f"MODEL_PRICES has no entry for ANTHROPIC_MODEL={self.anthropic_model!r}")
+        return self
 
 
 @lru_cache(maxsize=1)

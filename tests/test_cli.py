@@ -1,0 +1,48 @@
+"""The `estimator keys` commands, run as a platform engineer would, against the running stack."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import httpx
+
+from services.devstack.supervisor import Stack
+from tests.api import bearer
+
+
+async def _cli(stack: Stack, *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.cli",
+        *args,
+        env=stack.env_used,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()
+
+
+async def test_a_created_key_works_until_it_is_revoked(stack: Stack) -> None:
+    code, out = await _cli(stack, "keys", "create", "--owner", "bob")
+    assert code == 0 and "shown once" in out
+    key = out.strip().splitlines()[-1]
+    assert key.startswith("est_")
+
+    code, listing = await _cli(stack, "keys", "list", "--owner", "bob")
+    assert code == 0 and "bob" in listing and key not in listing
+
+    async with httpx.AsyncClient(base_url=stack.gateway_url, headers=bearer(key)) as client:
+        assert (await client.get("/api/saves")).status_code == 200
+        prefix = key.removeprefix("est_")[:8]
+        code, out = await _cli(stack, "keys", "revoke", prefix)
+        assert code == 0 and "Revoked 1" in out
+        refused = await client.get("/api/saves")
+    assert refused.status_code == 401
+
+
+async def test_revoking_an_unknown_key_says_so(stack: Stack) -> None:
+    code, out = await _cli(stack, "keys", "revoke", "nosuchkey")
+    assert code == 1 and "Revoked 0" in out

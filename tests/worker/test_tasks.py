@@ -1,0 +1,101 @@
+"""`run_estimation` itself: failures the user must understand, retries that must happen, one save per job.
+
+The task runs in-process with the real SDK against an in-process simulator (so faults injected here
+touch no other test), the real Redis, and the running stack's saves service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import httpx
+import httpx2
+import pytest
+
+from services.devstack.supervisor import Stack
+from services.shared.contracts import JobInput
+from services.shared.settings import Settings
+from services.simulator.app import create_app
+from services.simulator.config import SimulatorConfig
+from services.worker.context import WorkerContext
+from services.worker.tasks import run_estimation
+from tests.api import requirements
+
+SIM = "http://sim"
+
+
+@pytest.fixture
+async def worker(stack: Stack) -> AsyncIterator[tuple[WorkerContext, httpx2.AsyncClient]]:
+    env = stack.env_used
+    settings = Settings(
+        redis_url=env["REDIS_URL"],
+        saves_url=env["SAVES_URL"],
+        internal_token=env["INTERNAL_TOKEN"],
+        github_api_url=env["GITHUB_API_URL"],
+        anthropic_api_key="sk-test",
+    )
+    sim_http = httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=create_app(SimulatorConfig(tokens_per_second=1e9, first_token_latency_s=0))),
+        base_url=SIM,
+    )
+    context = WorkerContext.open(settings)
+    context.claude = anthropic.AsyncAnthropic(api_key="sk-test", base_url=SIM, max_retries=0, http_client=sim_http)
+    try:
+        yield context, sim_http
+    finally:
+        await context.close()
+
+
+async def _job(context: WorkerContext, title: str) -> str:
+    job, _ = await context.store.create("alice", JobInput(requirements_md=requirements(title, "feature")))
+    return job.job_id
+
+
+async def _inject(sim: httpx2.AsyncClient, **fault: Any) -> None:
+    (await sim.post("/_sim/faults", json=fault)).raise_for_status()
+
+
+async def test_a_spend_limit_fails_the_job_cleanly_without_retrying(
+    worker: tuple[WorkerContext, httpx2.AsyncClient],
+) -> None:
+    context, sim = worker
+    job_id = await _job(context, "Spend limit")
+    await _inject(sim, kind="spend_limit", count=1)
+    assert await run_estimation({"deps": context, "job_try": 1}, job_id) == "failed"
+    job = await context.store.get(job_id)
+    assert job is not None and job.status == "failed"
+    assert job.error is not None and job.error.code == "claude_spend_limit"
+    assert (await sim.get("/_sim/stats")).json()["requests"] == 1
+
+
+async def test_an_overloaded_error_mid_stream_is_retried(worker: tuple[WorkerContext, httpx2.AsyncClient]) -> None:
+    context, sim = worker
+    job_id = await _job(context, "Mid-stream")
+    await _inject(sim, kind="overloaded_mid_stream", count=1)
+    assert await run_estimation({"deps": context, "job_try": 1}, job_id) == "succeeded"
+    job = await context.store.get(job_id)
+    assert job is not None and job.status == "succeeded" and job.save_id
+
+
+async def test_running_the_same_job_twice_yields_one_save(
+    worker: tuple[WorkerContext, httpx2.AsyncClient], stack: Stack, api_key: str
+) -> None:
+    context, _ = worker
+    job_id = await _job(context, "Twice")
+    assert await run_estimation({"deps": context, "job_try": 1}, job_id) == "succeeded"
+    first = await context.store.get(job_id)
+    assert first is not None
+    await context.store.update(job_id, status="running")
+    assert await run_estimation({"deps": context, "job_try": 2}, job_id) == "succeeded"
+    second = await context.store.get(job_id)
+    assert second is not None and second.save_id == first.save_id
+    async with httpx.AsyncClient(base_url=stack.gateway_url, headers={"Authorization": f"Bearer {api_key}"}) as c:
+        listed = (await c.get("/api/saves", params={"limit": 100})).json()["items"]
+    assert [s["save_id"] for s in listed].count(first.save_id) == 1
+
+
+async def test_an_expired_job_is_skipped(worker: tuple[WorkerContext, httpx2.AsyncClient]) -> None:
+    context, _ = worker
+    assert await run_estimation({"deps": context, "job_try": 1}, "no-such-job") == "expired"
