@@ -93,7 +93,8 @@ class Settings(BaseSettings):
 
     # Jobs and queue
     job_ttl_s: int = 24 * 3600
-    job_timeout_s: int = 900
+    job_timeout_s: int = Field(default=600, ge=5, description="ARQ's lease on a running job is this plus 10 s")
+    worker_drain_s: int = Field(default=60, ge=0, description="on SIGTERM, time running jobs get to finish")
     worker_max_jobs: int = Field(default=10, ge=1, le=1000)
     worker_max_tries: int = Field(default=3, ge=1, le=20)
     queue_name: str = "estimator:queue"

@@ -41,5 +41,7 @@ class WorkerSettings:
     max_jobs: int = _settings.worker_max_jobs
     max_tries: int = _settings.worker_max_tries
     job_timeout: int = _settings.job_timeout_s
+    job_completion_wait: int = _settings.worker_drain_s
+    retry_jobs: bool = True
     keep_result: int = 3600
     health_check_interval: int = 30
