@@ -81,8 +81,19 @@ class Simulator:
             self.stats.server_errors += 1
 
     def begin(self, request: MessagesRequest) -> Turn:
-        """Admits the request or raises the error Anthropic would answer with."""
-        self.stats.requests += 1
+        """Admits the request or raises the error Anthropic would answer with.
+
+        A request is in flight from here until `finish`, or until it is refused here: the peak is then
+        every call the clients had open at once, refused ones included.
+        """
+        self.stats.request_started()
+        try:
+            return self._admit(request)
+        except BaseException:
+            self.stats.request_ended()
+            raise
+
+    def _admit(self, request: MessagesRequest) -> Turn:
         fault = self.faults.take(streaming=request.stream)
         if fault is not None and fault.kind != "overloaded_mid_stream":
             error = _fault_error(fault)
@@ -114,6 +125,7 @@ class Simulator:
         """Settles output tokens: what was produced, which a broken stream makes less than the answer."""
         self.limiter.settle(turn.reservation, output_tokens)
         self.stats.output_tokens += output_tokens
+        self.stats.request_ended()
 
     def reset(self) -> None:
         self.cache.clear()
