@@ -32,5 +32,8 @@ def create_app() -> FastAPI:
     async def saves_ready() -> None:
         (await app.state.chat.saves.http.get("/healthz")).raise_for_status()
 
-    install_observability(app, "chat", {"saves": saves_ready})
+    async def redis_ready() -> None:
+        await app.state.chat.redis.ping()
+
+    install_observability(app, "chat", {"saves": saves_ready, "redis": redis_ready})
     return app

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import redis.asyncio as aioredis
 from anthropic import AsyncAnthropic
 from fastapi import Depends, Request
 
+from services.shared.budget import FleetBudget
 from services.shared.claude import make_client
+from services.shared.redis import make_redis
 from services.shared.saves_client import SavesClient
 from services.shared.settings import Settings
 
@@ -18,14 +21,24 @@ class ChatContext:
     settings: Settings
     claude: AsyncAnthropic
     saves: SavesClient
+    redis: aioredis.Redis
+    budget: FleetBudget
 
     @classmethod
     def open(cls, settings: Settings) -> ChatContext:
-        return cls(settings=settings, claude=make_client(settings), saves=SavesClient(settings))
+        redis = make_redis(settings.redis_url)
+        return cls(
+            settings=settings,
+            claude=make_client(settings),
+            saves=SavesClient(settings),
+            redis=redis,
+            budget=FleetBudget(redis, settings),
+        )
 
     async def close(self) -> None:
         await self.claude.close()
         await self.saves.aclose()
+        await self.redis.aclose()
 
 
 def get_context(request: Request) -> ChatContext:

@@ -16,8 +16,9 @@ from anthropic.types import Message
 from pydantic import ValidationError
 
 from services.chat.context import ChatContext
-from services.shared.claude import price_for, usage_of
-from services.shared.claude_retry import with_retries
+from services.shared.budget import estimate_input_tokens
+from services.shared.claude import price_for
+from services.shared.claude_calls import call_claude
 from services.shared.contracts import (
     ChatMessageIn,
     ChatReply,
@@ -86,8 +87,17 @@ class Turn:
                     await self.on_text(delta)
                 return await stream.get_final_message()
 
-        message = await with_retries(call, self.deadline)
-        self.usage = self.usage + usage_of(message.usage, price_for(settings, settings.anthropic_model))
+        message, usage = await call_claude(
+            self.context.budget,
+            call,
+            priority="chat",
+            input_tokens=estimate_input_tokens(system, messages, tools),
+            max_tokens=max_tokens,
+            price=price_for(settings, settings.anthropic_model),
+            deadline=self.deadline,
+            cache_kind="chat",
+        )
+        self.usage = self.usage + usage
         self.reply_parts.append("".join(b.text for b in message.content if b.type == "text"))
         return message
 

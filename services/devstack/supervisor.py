@@ -121,12 +121,38 @@ class Stack:
                 worker_env.setdefault("WORKER_METRICS_PORT", str(self.ports.worker_metrics))
             self._spawn(f"worker-{index}", ["worker"], worker_env)
 
+    def start_worker(self, name: str) -> None:
+        """One more worker on this stack's queue, as a scaled-out or replacement pod would join it."""
+        self._spawn(name, ["worker"], self.env_used)
+
+    async def start_gateway(self, name: str, port: int) -> str:
+        """One more gateway replica sharing this stack's Redis and services; returns its base URL."""
+        url = f"http://{self.host}:{port}"
+        self._spawn(name, self._serve_args("gateway", port), self.env_used)
+        await self.wait_ready({name: f"{url}/readyz"})
+        return url
+
+    def send_signal(self, name: str, sig: int) -> None:
+        """Signals one process and lets it run its course, where `stop` would wait for it and forget it."""
+        self.processes[name].send_signal(sig)
+
+    async def wait_exit(self, name: str, timeout_s: float) -> int | None:
+        """The process's exit code once it has exited by itself, or None if it still runs after `timeout_s`."""
+        process = self.processes[name]
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(process.wait, timeout_s)
+        return process.poll()
+
     async def wait_healthy(self) -> None:
-        urls = {
-            name: f"http://{self.host}:{getattr(self.ports, name)}/readyz"
-            for name in ("saves", "chat", "gateway", "simulator")
-            if name in self.processes
-        }
+        await self.wait_ready(
+            {
+                name: f"http://{self.host}:{getattr(self.ports, name)}/readyz"
+                for name in ("saves", "chat", "gateway", "simulator")
+                if name in self.processes
+            }
+        )
+
+    async def wait_ready(self, urls: dict[str, str]) -> None:
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
         async with httpx.AsyncClient(timeout=2) as client:
             for name, url in urls.items():

@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     chat_max_tokens: int = Field(default=2000, ge=256, le=64000)
     model_prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
 
+    # Fleet-wide Claude budget (defaults: Anthropic tier 2); the operator may override them in Redis.
+    llm_rpm: int = Field(default=1000, ge=1)
+    llm_input_tpm: int = Field(default=450_000, ge=1)
+    llm_output_tpm: int = Field(default=90_000, ge=1)
+    llm_max_in_flight: int = Field(default=50, ge=1)
+    llm_chat_reserve: float = Field(default=0.2, ge=0, lt=1, description="share of every limit kept for chat")
+    llm_lease_ttl_s: float = Field(default=30.0, gt=1, description="an in-flight slot outlives a dead holder this long")
+
     # GitHub
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr = SecretStr("")

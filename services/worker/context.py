@@ -8,6 +8,7 @@ import httpx
 import redis.asyncio as aioredis
 from anthropic import AsyncAnthropic
 
+from services.shared.budget import FleetBudget
 from services.shared.claude import make_client
 from services.shared.github import make_github_client
 from services.shared.jobs import JobStore
@@ -24,6 +25,7 @@ class WorkerContext:
     claude: AsyncAnthropic
     github: httpx.AsyncClient
     saves: SavesClient
+    budget: FleetBudget
 
     @classmethod
     def open(cls, settings: Settings) -> WorkerContext:
@@ -35,6 +37,7 @@ class WorkerContext:
             claude=make_client(settings),
             github=make_github_client(settings),
             saves=SavesClient(settings),
+            budget=FleetBudget(redis, settings),
         )
 
     async def close(self) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 from arq import Retry
 
-from services.shared.claude_retry import ClaudeCallError
-from services.shared.contracts import JobInput, SaveCreate
+from services.shared.claude_calls import ClaudeCallError
+from services.shared.contracts import JobInput, SaveCreate, Usage
 from services.shared.errors import ApiError
 from services.shared.estimate_bundle import build_bundle
 from services.shared.estimation.methodology import MODEL_DOCUMENT
@@ -55,7 +55,7 @@ async def run_estimation(ctx: dict[str, Any], job_id: str) -> str:
     except GitHubError as exc:
         await _fail_or_retry(ctx, store, job_id, exc.code, exc.message, exc.transient)
     except ClaudeCallError as exc:
-        await _fail_or_retry(ctx, store, job_id, exc.code, exc.message, transient=False)
+        await _fail_or_retry(ctx, store, job_id, exc.code, exc.message, transient=False, usage=exc.usage)
     except ApiError as exc:
         await _fail_or_retry(ctx, store, job_id, exc.code, exc.message, transient=exc.status >= 500)
     except Retry:
@@ -80,8 +80,18 @@ async def _estimate(
         await store.update(job_id, stage="fetching_repository", progress=0.1)
         repo = await fetch_repo_summary(deps.github, job_input.github_url)
     await store.update(job_id, stage="estimating", progress=0.25)
+
+    async def waiting(reason: str | None) -> None:
+        await store.update(job_id, stage="waiting_for_capacity" if reason else "estimating")
+
     estimate, usage = await estimate_with_claude(
-        deps.claude, settings, job_input.requirements_md, repo.markdown if repo else None, deadline
+        deps.claude,
+        deps.budget,
+        settings,
+        job_input.requirements_md,
+        repo.markdown if repo else None,
+        deadline,
+        waiting,
     )
     await store.update(job_id, stage="calculating", progress=0.8, usage=usage)
     name = job_input.name or default_name(job_input)
@@ -122,7 +132,13 @@ async def _estimate(
 
 
 async def _fail_or_retry(
-    ctx: dict[str, Any], store: JobStore, job_id: str, code: str, message: str, transient: bool
+    ctx: dict[str, Any],
+    store: JobStore,
+    job_id: str,
+    code: str,
+    message: str,
+    transient: bool,
+    usage: Usage | None = None,
 ) -> None:
     deps: WorkerContext = ctx["deps"]
     """Hands a transiently failed job back to the queue (ARQ counts the tries) or fails it for good."""
@@ -131,4 +147,4 @@ async def _fail_or_retry(
         log.warning("job %s try %d failed transiently (%s), retrying", job_id, job_try, code)
         await store.update(job_id, status="queued", stage="retrying")
         raise Retry(defer=2**job_try)
-    await store.fail(job_id, code, message)
+    await store.fail(job_id, code, message, usage)

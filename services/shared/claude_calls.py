@@ -1,4 +1,4 @@
-"""Our own retry policy for Claude calls (the SDK's retries are off).
+"""Every Claude call goes through here: the fleet budget, then our own retry policy (the SDK's are off).
 
 Transient answers (429 with `retry-after`, 529 overloaded, other 5xx, timeouts, connection errors, and an
 `overloaded_error` arriving in the middle of a stream) are retried with full jitter until the caller's
@@ -12,12 +12,16 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import anthropic
+from anthropic.types import Message
+
+from services.shared.budget import CapacityTimeout, FleetBudget, Priority, WaitListener
+from services.shared.claude import usage_of
+from services.shared.contracts import Usage
+from services.shared.settings import ModelPrice
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 BASE_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
@@ -26,10 +30,11 @@ MAX_BACKOFF_S = 30.0
 class ClaudeCallError(Exception):
     """A Claude failure to show the user: `code` becomes the job's (or the chat turn's) error code."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, usage: Usage | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.usage = usage
 
 
 def retry_after_s(exc: BaseException) -> float | None:
@@ -84,18 +89,53 @@ def backoff_s(attempt: int, exc: BaseException) -> float:
     return max(hint, jitter) if hint is not None else jitter
 
 
-async def with_retries(call: Callable[[], Awaitable[T]], deadline: float) -> T:
-    """Runs `call` until it succeeds, fails permanently, or the monotonic `deadline` would be passed."""
+def _refused_before_output(exc: anthropic.APIError) -> bool:
+    """A 429 (not a spend limit) or 529 status: the API generated nothing and charged nothing."""
+    return isinstance(exc, anthropic.APIStatusError) and exc.status_code in (429, 529) and not is_spend_limit(exc)
+
+
+async def call_claude(
+    budget: FleetBudget,
+    call: Callable[[], Awaitable[Message]],
+    *,
+    priority: Priority,
+    input_tokens: int,
+    max_tokens: int,
+    price: ModelPrice,
+    deadline: float,
+    cache_kind: str | None = None,
+    on_wait: WaitListener | None = None,
+) -> tuple[Message, Usage]:
+    """Runs `call` inside the fleet budget until it succeeds, fails for good, or the monotonic deadline nears.
+
+    Each attempt holds a budget slot; a refusal from upstream pauses the whole fleet for its
+    `retry-after`, and the attempt's own back-off (full jitter, never shorter than `retry-after`) is
+    slept outside the slot, so waiting never holds capacity.
+    """
     attempt = 0
     while True:
+        failure: anthropic.APIError
         try:
-            return await call()
-        except anthropic.APIError as exc:
-            if not is_transient(exc):
-                raise classify(exc) from exc
-            delay = backoff_s(attempt, exc)
-            if time.monotonic() + delay >= deadline:
-                raise classify(exc) from exc
-            log.warning("claude transient error %s, retrying in %.1fs", type(exc).__name__, delay)
-            attempt += 1
-            await asyncio.sleep(delay)
+            async with budget.slot(priority, input_tokens, max_tokens, deadline, on_wait, cache_kind) as lease:
+                try:
+                    message = await call()
+                except anthropic.APIError as exc:
+                    failure = exc
+                    if _refused_before_output(exc):
+                        lease.refused_upstream()
+                        status = exc.status_code if isinstance(exc, anthropic.APIStatusError) else 0
+                        await budget.cool_down(retry_after_s(exc) or backoff_s(attempt, exc), status)
+                else:
+                    usage = usage_of(message.usage, price)
+                    lease.record(usage)
+                    return message, usage
+        except CapacityTimeout as exc:
+            raise ClaudeCallError("claude_busy", "no Claude capacity was free before the deadline") from exc
+        if not is_transient(failure):
+            raise classify(failure) from failure
+        delay = backoff_s(attempt, failure)
+        if time.monotonic() + delay >= deadline:
+            raise classify(failure) from failure
+        log.warning("claude transient error %s, retrying in %.1fs", type(failure).__name__, delay)
+        attempt += 1
+        await asyncio.sleep(delay)

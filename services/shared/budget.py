@@ -1,0 +1,203 @@
+"""The fleet-wide Claude budget: every worker and chat replica draws from the same buckets in Redis.
+
+Per-pod limits multiply by the replica count and turn into 429 storms; here the fleet behaves as one
+client of Anthropic. A call reserves before it starts (one request, its input tokens, and `max_tokens`
+of output, which is what Anthropic itself checks at admission), and settles when it ends: unused
+output comes back, and the input is charged as Anthropic charges it (cache reads are free). An
+in-flight slot is a lease that the holder renews while its call runs, so a killed process frees its slot
+within one lease TTL. Chat keeps a reserved share of every limit that estimations may not touch. A 429
+or 529 seen by any replica pauses the whole fleet for its `retry-after`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import redis.asyncio as aioredis
+from prometheus_client import Counter, Histogram
+
+from services.shared.budget_lua import COOL_DOWN, HEARTBEAT, RESERVE, SETTLE
+from services.shared.contracts import Usage
+from services.shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Priority = Literal["chat", "estimate"]
+WaitListener = Callable[[str | None], Awaitable[None]]
+"""Told why a call waits (the limit it waits on) when waiting starts, and `None` once it is admitted."""
+PREFIX = "estimator:budget"
+CONFIG_KEY = f"{PREFIX}:config"
+CHARS_PER_TOKEN = 3.0
+WARM_CACHE_TTL_S = 240
+MIN_WAIT_S = 0.05
+
+GRANTS = Counter("estimator_llm_budget_grants_total", "Claude calls admitted by the fleet budget", ["priority"])
+WAITS = Histogram(
+    "estimator_llm_budget_wait_seconds",
+    "Time a Claude call waited for fleet capacity",
+    ["priority"],
+    buckets=(0, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+)
+UPSTREAM_THROTTLES = Counter(
+    "estimator_llm_upstream_throttled_total", "429/529 answers from the Claude API", ["status"]
+)
+TOKENS = Counter("estimator_llm_tokens_total", "Tokens used by Claude calls", ["priority", "kind"])
+
+
+class CapacityTimeout(Exception):
+    """No capacity before the caller's deadline."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"no Claude capacity before the deadline (waiting on {reason})")
+        self.reason = reason
+
+
+def estimate_input_tokens(*parts: Any) -> int:
+    """A deliberately high count (3 characters a token): an over-reservation is refunded at settle time."""
+    return math.ceil(len(json.dumps(parts, default=str)) / CHARS_PER_TOKEN)
+
+
+@dataclass
+class Lease:
+    lease_id: str
+    priority: Priority
+    input_reserved: int
+    output_reserved: int
+    cache_kind: str | None = None
+    input_used: int | None = None
+    output_used: int | None = None
+    cached_tokens: int = 0
+
+    def record(self, usage: Usage) -> None:
+        """What Anthropic counts against the limits: uncached input, cache writes, and output."""
+        self.input_used = usage.input_tokens + usage.cache_creation_input_tokens
+        self.output_used = usage.output_tokens
+        self.cached_tokens = usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+
+    def refused_upstream(self) -> None:
+        """The API refused before generating anything: only the request itself was spent."""
+        self.input_used = 0
+        self.output_used = 0
+
+
+class FleetBudget:
+    def __init__(self, redis: aioredis.Redis, settings: Settings, prefix: str = PREFIX) -> None:
+        """`prefix` names the fleet: every process given the same Redis and prefix shares one budget."""
+        self.redis = redis
+        self.settings = settings
+        self.prefix = prefix
+        self.config_key = f"{prefix}:config"
+        self._keys = [self.config_key, f"{prefix}:state", f"{prefix}:leases", f"{prefix}:cooldown"]
+        self._reserve = redis.register_script(RESERVE)
+        self._settle = redis.register_script(SETTLE)
+        self._heartbeat = redis.register_script(HEARTBEAT)
+        self._cool_down = redis.register_script(COOL_DOWN)
+
+    def _limits(self) -> list[Any]:
+        s = self.settings
+        return [s.llm_rpm, s.llm_input_tpm, s.llm_output_tpm]
+
+    async def _warm_tokens(self, kind: str) -> int:
+        return int(await self.redis.get(f"{self.prefix}:warm:{kind}") or 0)
+
+    async def acquire(
+        self,
+        priority: Priority,
+        input_tokens: int,
+        output_tokens: int,
+        deadline: float,
+        on_wait: WaitListener | None = None,
+        cache_kind: str | None = None,
+    ) -> Lease:
+        """Waits (bounded by the monotonic `deadline`) until the fleet can afford the call, then reserves it."""
+        if cache_kind:
+            input_tokens = max(1, input_tokens - await self._warm_tokens(cache_kind))
+        lease = Lease(uuid.uuid4().hex, priority, input_tokens, output_tokens, cache_kind)
+        s = self.settings
+        started = time.monotonic()
+        waited = False
+        while True:
+            granted, wait_ms, reason = await self._reserve(
+                keys=self._keys,
+                args=[
+                    *self._limits(),
+                    s.llm_max_in_flight,
+                    s.llm_chat_reserve,
+                    lease.lease_id,
+                    priority,
+                    input_tokens,
+                    output_tokens,
+                    int(s.llm_lease_ttl_s * 1000),
+                ],
+            )
+            if int(granted):
+                if waited and on_wait is not None:
+                    await on_wait(None)
+                GRANTS.labels(priority).inc()
+                WAITS.labels(priority).observe(time.monotonic() - started)
+                return lease
+            delay = max(MIN_WAIT_S, int(wait_ms) / 1000) * random.uniform(1.0, 1.25)
+            if time.monotonic() + delay > deadline:
+                raise CapacityTimeout(str(reason))
+            if not waited and on_wait is not None:
+                await on_wait(str(reason))
+            waited = True
+            await asyncio.sleep(delay)
+
+    async def settle(self, lease: Lease) -> None:
+        """Returns what the call did not use; an unknown outcome (a broken stream) keeps the reservation."""
+        input_refund = 0 if lease.input_used is None else lease.input_reserved - lease.input_used
+        output_refund = 0 if lease.output_used is None else lease.output_reserved - lease.output_used
+        await self._settle(
+            keys=self._keys[:3],
+            args=[*self._limits(), lease.lease_id, input_refund, output_refund],
+        )
+        if lease.output_used is not None:
+            TOKENS.labels(lease.priority, "output").inc(lease.output_used)
+        if lease.input_used is not None:
+            TOKENS.labels(lease.priority, "input").inc(lease.input_used)
+        if lease.cache_kind and lease.cached_tokens:
+            # The next call with the same stable prefix will read it from the cache: reserve less input.
+            await self.redis.set(f"{self.prefix}:warm:{lease.cache_kind}", lease.cached_tokens, ex=WARM_CACHE_TTL_S)
+
+    async def cool_down(self, seconds: float, status: int) -> None:
+        UPSTREAM_THROTTLES.labels(str(status)).inc()
+        await self._cool_down(keys=self._keys[3:], args=[max(1, int(seconds * 1000))])
+        log.warning("Claude answered %s: the whole fleet pauses for %.1fs", status, seconds)
+
+    async def _keep_alive(self, lease: Lease) -> None:
+        ttl_ms = int(self.settings.llm_lease_ttl_s * 1000)
+        while True:
+            await asyncio.sleep(self.settings.llm_lease_ttl_s / 3)
+            await self._heartbeat(keys=self._keys[2:3], args=[lease.lease_id, ttl_ms])
+
+    @contextlib.asynccontextmanager
+    async def slot(
+        self,
+        priority: Priority,
+        input_tokens: int,
+        output_tokens: int,
+        deadline: float,
+        on_wait: WaitListener | None = None,
+        cache_kind: str | None = None,
+    ) -> AsyncIterator[Lease]:
+        """Holds an in-flight slot (renewed while the call runs) and settles it however the call ends."""
+        lease = await self.acquire(priority, input_tokens, output_tokens, deadline, on_wait, cache_kind)
+        keeper = asyncio.create_task(self._keep_alive(lease))
+        try:
+            yield lease
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            await asyncio.shield(self.settle(lease))

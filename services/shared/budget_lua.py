@@ -1,0 +1,100 @@
+"""The fleet budget's Redis scripts. Each runs atomically, so no two replicas can both take the last tokens.
+
+Time comes from Redis (`TIME`), not from the callers, so replicas with skewed clocks agree on refills.
+Buckets refill continuously, as Anthropic's do: `capacity` per minute, at most `capacity` banked.
+Every script that reads limits takes the configured defaults as ARGV[1..3] (rpm, input_tpm,
+output_tpm); the hash written by the operator (KEYS[1]) overrides them.
+"""
+
+from __future__ import annotations
+
+_PRELUDE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function setting(name, default)
+  local v = redis.call('HGET', KEYS[1], name)
+  if v then return tonumber(v) end
+  return tonumber(default)
+end
+local caps = {req = setting('rpm', ARGV[1]), inp = setting('input_tpm', ARGV[2]), out = setting('output_tpm', ARGV[3])}
+local function level_of(name)
+  local cap = caps[name]
+  local level = tonumber(redis.call('HGET', KEYS[2], name) or cap)
+  local ts = tonumber(redis.call('HGET', KEYS[2], name .. '_ts') or now)
+  return math.min(cap, level + math.max(0, now - ts) * cap / 60000.0)
+end
+"""
+
+# KEYS: config, state, leases, cooldown
+# ARGV: rpm, input_tpm, output_tpm, max_in_flight, chat_reserve, lease_id, priority, input, output, lease_ttl_ms
+# Returns {granted (0/1), wait_ms, reason}.
+RESERVE = (
+    _PRELUDE
+    + """
+local cool = tonumber(redis.call('GET', KEYS[4]) or '0')
+if cool > now then return {0, cool - now, 'cooldown'} end
+local batch = ARGV[7] ~= 'chat'
+local reserve = setting('chat_reserve', ARGV[5])
+local want = {req = 1, inp = tonumber(ARGV[8]), out = tonumber(ARGV[9])}
+local levels, takes = {}, {}
+local wait, reason = 0, 'ok'
+for _, name in ipairs({'req', 'inp', 'out'}) do
+  local cap = caps[name]
+  local level = level_of(name)
+  local take = math.min(want[name], cap)
+  local floor = 0
+  if batch then floor = cap * reserve end
+  local target = math.min(take + floor, cap)
+  if level < target then
+    local w = (target - level) * 60000.0 / cap
+    if w > wait then wait, reason = w, name end
+  end
+  levels[name], takes[name] = level, take
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local slots = setting('max_in_flight', ARGV[4])
+if batch then slots = math.max(1, math.floor(slots * (1 - reserve))) end
+if redis.call('ZCARD', KEYS[3]) >= slots and wait < 100 then wait, reason = 100, 'in_flight' end
+if wait > 0 then return {0, math.ceil(wait), reason} end
+for _, name in ipairs({'req', 'inp', 'out'}) do
+  redis.call('HSET', KEYS[2], name, levels[name] - takes[name], name .. '_ts', now)
+end
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[10]), ARGV[6])
+return {1, 0, 'ok'}
+"""
+)
+
+# KEYS: config, state, leases
+# ARGV: rpm, input_tpm, output_tpm, lease_id, input_refund, output_refund
+# A refund may be negative: the call used more than was reserved, and the fleet owes it.
+SETTLE = (
+    _PRELUDE
+    + """
+redis.call('ZREM', KEYS[3], ARGV[4])
+local refunds = {inp = tonumber(ARGV[5]), out = tonumber(ARGV[6])}
+for _, name in ipairs({'inp', 'out'}) do
+  if refunds[name] ~= 0 then
+    local level = math.min(caps[name], level_of(name) + refunds[name])
+    redis.call('HSET', KEYS[2], name, level, name .. '_ts', now)
+  end
+end
+return 1
+"""
+)
+
+# KEYS: leases. ARGV: lease_id, ttl_ms. Extends a live lease; an expired one stays expired.
+HEARTBEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+"""
+
+# KEYS: cooldown. ARGV: ms. Only ever pushes the fleet-wide pause later, never earlier.
+COOL_DOWN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local until_ms = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ms > current then redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 1000) end
+return math.max(until_ms, current)
+"""
