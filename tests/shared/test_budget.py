@@ -25,8 +25,13 @@ async def make_budget(redis_url: str) -> AsyncIterator[BudgetFactory]:
     def make(**limits: float) -> FleetBudget:
         client = aioredis.Redis.from_url(redis_url, decode_responses=True)
         clients.append(client)
-        values = {"llm_rpm": 1000, "llm_input_tpm": 1_000_000, "llm_output_tpm": 30_000, "llm_chat_reserve": 0.0}
-        return FleetBudget(client, Settings(**{**values, **limits}), prefix=prefix)
+        values: dict[str, float] = {
+            "llm_rpm": 1000,
+            "llm_input_tpm": 1_000_000,
+            "llm_output_tpm": 30_000,
+            "llm_chat_reserve": 0.0,
+        }
+        return FleetBudget(client, Settings.model_validate({**values, **limits}), prefix=prefix)
 
     yield make
     async for key in clients[0].scan_iter(f"{prefix}:*"):
@@ -118,7 +123,7 @@ async def test_an_upstream_refusal_pauses_every_replica(make_budget: BudgetFacto
 
 async def test_the_operator_can_change_the_limits_in_redis(make_budget: BudgetFactory) -> None:
     budget = make_budget()
-    await budget.redis.hset(budget.config_key, mapping={"output_tpm": 5_000})
+    await budget.redis.hset(budget.config_key, mapping={"output_tpm": 5_000})  # type: ignore[misc]
     assert await _try(budget, 4_000) is not None
     assert await _try(budget, 2_000) is None
 
