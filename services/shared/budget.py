@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 Priority = Literal["chat", "estimate"]
 WaitListener = Callable[[str | None], Awaitable[None]]
 """Told why a call waits (the limit it waits on) when waiting starts, and `None` once it is admitted."""
-PREFIX = "estimator:budget"
-CONFIG_KEY = f"{PREFIX}:config"
 CHARS_PER_TOKEN = 3.0
 WARM_CACHE_TTL_S = 240
 MIN_WAIT_S = 0.05
@@ -91,11 +89,11 @@ class Lease:
 
 
 class FleetBudget:
-    def __init__(self, redis: aioredis.Redis, settings: Settings, prefix: str = PREFIX) -> None:
-        """`prefix` names the fleet: every process given the same Redis and prefix shares one budget."""
+    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+        """Every process given the same Redis and `llm_budget_prefix` shares one budget."""
         self.redis = redis
         self.settings = settings
-        self.prefix = prefix
+        prefix = self.prefix = settings.llm_budget_prefix
         self.config_key = f"{prefix}:config"
         self._keys = [self.config_key, f"{prefix}:state", f"{prefix}:leases", f"{prefix}:cooldown"]
         self._reserve = redis.register_script(RESERVE)

@@ -31,7 +31,8 @@ async def make_budget(redis_url: str) -> AsyncIterator[BudgetFactory]:
             "llm_output_tpm": 30_000,
             "llm_chat_reserve": 0.0,
         }
-        return FleetBudget(client, Settings.model_validate({**values, **limits}), prefix=prefix)
+        settings = Settings.model_validate({**values, **limits, "llm_budget_prefix": prefix})
+        return FleetBudget(client, settings)
 
     yield make
     async for key in clients[0].scan_iter(f"{prefix}:*"):

@@ -26,6 +26,8 @@ from tests.github_stub import free_port
 # ARQ leases a running job for its timeout plus 10 s; a replacement worker waits that out before rerunning it.
 JOB_TIMEOUT_S = 6
 AFTER_LEASE_ATTEMPTS = (JOB_TIMEOUT_S + 10 + 15) * 10
+# At this pace an estimate's answer streams for a few seconds: long enough to kill or drain a worker in.
+SLOW_TOKENS_PER_SECOND = "250"
 
 
 @dataclass
@@ -83,6 +85,8 @@ async def running_stack(
             "SIM_OUTPUT_TPM": "10000000",
             "ESTIMATE_RATE_LIMIT": "1000/minute",
             "QUEUE_NAME": f"estimator:queue:test:{uuid.uuid4().hex[:8]}",
+            "LLM_BUDGET_PREFIX": f"estimator:budget:test:{uuid.uuid4().hex[:8]}",
+            "LLM_OUTPUT_TPM": "10000000",
             **env,
         },
     )
@@ -122,7 +126,7 @@ async def test_a_job_whose_worker_is_killed_finishes_on_another_worker_with_one_
         database_url,
         github_stub,
         JOB_TIMEOUT_S=str(JOB_TIMEOUT_S),
-        SIM_TOKENS_PER_SECOND="400",
+        SIM_TOKENS_PER_SECOND=SLOW_TOKENS_PER_SECOND,
     ) as running:
         job_id = await running.submit("Orphaned")
         await running.until_claude_is_called(job_id)
@@ -141,7 +145,9 @@ async def test_a_job_whose_worker_is_killed_finishes_on_another_worker_with_one_
 async def test_sigterm_drains_the_running_job_and_takes_no_new_one(
     tmp_path: Path, redis_url: str, database_url: str, github_stub: str
 ) -> None:
-    async with running_stack(tmp_path, redis_url, database_url, github_stub, SIM_TOKENS_PER_SECOND="400") as running:
+    async with running_stack(
+        tmp_path, redis_url, database_url, github_stub, SIM_TOKENS_PER_SECOND=SLOW_TOKENS_PER_SECOND
+    ) as running:
         running_job = await running.submit("Draining")
         await running.until_claude_is_called(running_job)
 
