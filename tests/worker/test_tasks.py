@@ -7,6 +7,7 @@ touch no other test), the real Redis, and the running stack's saves service.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import uuid
 from typing import Any
 
 import anthropic
@@ -35,6 +36,7 @@ async def worker(stack: Stack) -> AsyncIterator[tuple[WorkerContext, httpx2.Asyn
         internal_token=env["INTERNAL_TOKEN"],
         github_api_url=env["GITHUB_API_URL"],
         anthropic_api_key="sk-test",
+        llm_budget_prefix=f"test:tasks:{uuid.uuid4().hex[:8]}",
     )
     sim_http = httpx2.AsyncClient(
         transport=httpx2.ASGITransport(app=create_app(SimulatorConfig(tokens_per_second=1e9, first_token_latency_s=0))),
@@ -99,3 +101,22 @@ async def test_running_the_same_job_twice_yields_one_save(
 async def test_an_expired_job_is_skipped(worker: tuple[WorkerContext, httpx2.AsyncClient]) -> None:
     context, _ = worker
     assert await run_estimation({"deps": context, "job_try": 1}, "no-such-job") == "expired"
+
+
+async def test_an_overloaded_529_pauses_the_fleet_then_the_job_succeeds(
+    worker: tuple[WorkerContext, httpx2.AsyncClient],
+) -> None:
+    context, sim = worker
+    job_id = await _job(context, "Overloaded")
+    await _inject(sim, kind="overloaded", count=1, retry_after=1)
+    assert await run_estimation({"deps": context, "job_try": 1}, job_id) == "succeeded"
+    stats = (await sim.get("/_sim/stats")).json()
+    assert (stats["overloaded"], stats["requests"]) == (1, 2)
+
+
+async def test_a_rate_limited_429_with_retry_after_is_retried(worker: tuple[WorkerContext, httpx2.AsyncClient]) -> None:
+    context, sim = worker
+    job_id = await _job(context, "Throttled")
+    await _inject(sim, kind="rate_limited", count=1, retry_after=1)
+    assert await run_estimation({"deps": context, "job_try": 1}, job_id) == "succeeded"
+    assert (await sim.get("/_sim/stats")).json()["rate_limited"] == 1
