@@ -6,8 +6,8 @@ touch no other test), the real Redis, and the running stack's saves service.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
