@@ -152,7 +152,7 @@ def report(runs: list[Run], args: argparse.Namespace) -> str:
             f"Machine: {machine()}",
             f"Simulator limits: {args.rpm} RPM, {args.itpm} input TPM, {args.otpm} output TPM; "
             f"{args.tps} tokens/s per call; {args.jobs} estimations of {BULLETS} features "
-            f"(max_tokens {args.max_tokens}); {args.workers} workers × max_jobs {args.max_jobs}.",
+            f"(max_tokens {args.max_tokens}); {args.workers} workers, max_jobs {args.max_jobs}.",
             "",
             "| mode | succeeded | failed | busy s | output tokens | used of limit (strict) | "
             "used of limit (steady, after 1st min) | upstream 429s |",
