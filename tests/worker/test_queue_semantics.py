@@ -106,7 +106,7 @@ async def test_a_worker_runs_at_most_its_max_jobs_at_once_and_uses_them_all(
     tmp_path: Path, redis_url: str, database_url: str, github_stub: str
 ) -> None:
     async with running_stack(
-        tmp_path, redis_url, database_url, github_stub, WORKER_MAX_JOBS="3", SIM_TOKENS_PER_SECOND="1000"
+        tmp_path, redis_url, database_url, github_stub, WORKER_MAX_JOBS="3", SIM_TOKENS_PER_SECOND="500"
     ) as running:
         job_ids = await asyncio.gather(*(running.submit(f"Burst {i}") for i in range(10)))
         finished = await asyncio.gather(*(wait_for_job(running.api, job_id) for job_id in job_ids))
