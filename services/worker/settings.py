@@ -39,7 +39,9 @@ class WorkerSettings:
     redis_settings: RedisSettings = arq_settings(_settings.redis_url)
     queue_name: str = _settings.queue_name
     max_jobs: int = _settings.worker_max_jobs
-    max_tries: int = _settings.worker_max_tries
+    # One more try than ours, so that run_estimation itself sees the last one and fails the job visibly
+    # (ARQ would otherwise drop it without calling us, leaving its status "running" for good).
+    max_tries: int = _settings.worker_max_tries + 1
     job_timeout: int = _settings.job_timeout_s
     job_completion_wait: int = _settings.worker_drain_s
     retry_jobs: bool = True

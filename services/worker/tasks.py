@@ -46,6 +46,9 @@ async def run_estimation(ctx: dict[str, Any], job_id: str) -> str:
         return "expired"
     if job.status == "succeeded":
         return "already-succeeded"
+    if int(ctx.get("job_try", 1)) > deps.settings.worker_max_tries:
+        await store.fail(job_id, "too_many_attempts", "the estimation was interrupted too many times")
+        return "failed"
     started = time.monotonic()
     deadline = started + deps.settings.job_timeout_s * 0.9
     outcome = "failed"

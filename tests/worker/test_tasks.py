@@ -120,3 +120,12 @@ async def test_a_rate_limited_429_with_retry_after_is_retried(worker: tuple[Work
     await _inject(sim, kind="rate_limited", count=1, retry_after=1)
     assert await run_estimation({"deps": context, "job_try": 1}, job_id) == "succeeded"
     assert (await sim.get("/_sim/stats")).json()["rate_limited"] == 1
+
+
+async def test_a_job_interrupted_too_often_fails_visibly(worker: tuple[WorkerContext, httpx2.AsyncClient]) -> None:
+    context, _ = worker
+    job_id = await _job(context, "Interrupted")
+    tries = context.settings.worker_max_tries + 1
+    assert await run_estimation({"deps": context, "job_try": tries}, job_id) == "failed"
+    job = await context.store.get(job_id)
+    assert job is not None and job.error is not None and job.error.code == "too_many_attempts"
