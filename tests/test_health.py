@@ -19,7 +19,10 @@ async def test_health_readiness_and_metrics(stack: Stack, service: str) -> None:
     assert "# TYPE" in metrics.text
 
 
-async def test_the_worker_exports_metrics(stack: Stack, api_key: str) -> None:
+async def test_the_worker_answers_probes_and_exports_metrics(stack: Stack, api_key: str) -> None:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.ports.worker_metrics}") as client:
+        assert (await client.get("/healthz")).json()["service"] == "worker"
+        assert (await client.get("/readyz")).status_code == 200
         metrics = await client.get("/metrics")
     assert "estimator_worker_jobs_total" in metrics.text
+    assert "estimator_llm_budget_grants_total" in metrics.text

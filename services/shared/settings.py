@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     worker_max_tries: int = Field(default=3, ge=1, le=20)
     queue_name: str = "estimator:queue"
     worker_metrics_host: str = "127.0.0.1"
-    worker_metrics_port: int = 0
+    worker_metrics_port: int = Field(default=0, description="worker's /healthz, /readyz, /metrics port (0: off)")
 
     # Gateway limits
     max_body_bytes: int = 2_097_152

@@ -6,14 +6,16 @@ other services configures the worker.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
-from prometheus_client import start_http_server
 
 from services.shared.redis import arq_settings
 from services.shared.settings import get_settings
 from services.worker.context import WorkerContext
+from services.worker.probes import serve_probes
 from services.worker.tasks import run_estimation
 
 _settings = get_settings()
@@ -21,12 +23,17 @@ _settings = get_settings()
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
+    deps = ctx["deps"] = WorkerContext.open(settings)
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
-    ctx["deps"] = WorkerContext.open(settings)
+        ctx["probes"] = serve_probes(deps, settings.worker_metrics_host, settings.worker_metrics_port)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    probes: asyncio.Task[None] | None = ctx.get("probes")
+    if probes is not None:
+        probes.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await probes
     deps: WorkerContext | None = ctx.get("deps")
     if deps is not None:
         await deps.close()

@@ -1,0 +1,41 @@
+"""The worker's HTTP side: /healthz, /readyz and /metrics, served from the worker's own event loop.
+
+ARQ workers have no HTTP server; Kubernetes probes and Prometheus need one. It runs as a task beside
+ARQ and leaves signal handling to ARQ, whose SIGTERM handler drains running jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.shared.observability import install_observability
+from services.worker.context import WorkerContext
+
+
+class _QuietServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def probe_app(context: WorkerContext) -> FastAPI:
+    app = FastAPI(title="Estimator worker (probes)", docs_url=None, redoc_url=None, openapi_url=None)
+
+    async def redis_ready() -> None:
+        await context.redis.ping()
+
+    async def saves_ready() -> None:
+        (await context.saves.http.get("/healthz")).raise_for_status()
+
+    install_observability(app, "worker", {"redis": redis_ready, "saves": saves_ready})
+    return app
+
+
+def serve_probes(context: WorkerContext, host: str, port: int) -> asyncio.Task[None]:
+    config = uvicorn.Config(probe_app(context), host=host, port=port, log_level="warning", lifespan="off")
+    return asyncio.create_task(_QuietServer(config).serve(), name="worker-probes")
