@@ -26,3 +26,10 @@ async def test_the_worker_answers_probes_and_exports_metrics(stack: Stack, api_k
         metrics = await client.get("/metrics")
     assert "estimator_worker_jobs_total" in metrics.text
     assert "estimator_llm_budget_grants_total" in metrics.text
+
+
+async def test_the_gateway_exports_the_fleet_budget_for_dashboards(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway_url) as client:
+        metrics = (await client.get("/metrics")).text
+    assert 'estimator_llm_budget_capacity{limit="output_tokens"} 90000.0' in metrics
+    assert "estimator_llm_budget_in_flight" in metrics

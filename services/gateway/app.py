@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,7 @@ from services.gateway.events import JobEventHub
 from services.gateway.ratelimit import RateLimits
 from services.gateway.routers import chat, estimates, saves
 from services.gateway.state import GatewayState
+from services.shared.budget import FleetBudget
 from services.shared.errors import install_error_handlers
 from services.shared.jobs import JobStore
 from services.shared.observability import install_observability
@@ -45,9 +47,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limits=RateLimits(settings),
     )
     app.state.gateway = state
+    gauges = asyncio.create_task(FleetBudget(redis, settings).export_gauges_forever(), name="budget-gauges")
     try:
         yield
     finally:
+        gauges.cancel()
         await hub.stop()
         await state.chat.aclose()
         await state.saves.aclose()

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import redis.asyncio as aioredis
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-from services.shared.budget_lua import COOL_DOWN, HEARTBEAT, RESERVE, SETTLE
+from services.shared.budget_lua import COOL_DOWN, HEARTBEAT, RESERVE, SETTLE, SNAPSHOT
 from services.shared.contracts import Usage
 from services.shared.settings import Settings
 
@@ -50,6 +50,12 @@ UPSTREAM_THROTTLES = Counter(
     "estimator_llm_upstream_throttled_total", "429/529 answers from the Claude API", ["status"]
 )
 TOKENS = Counter("estimator_llm_tokens_total", "Tokens used by Claude calls", ["priority", "kind"])
+AVAILABLE = Gauge("estimator_llm_budget_available", "What the fleet may still spend now", ["limit"])
+CAPACITY = Gauge("estimator_llm_budget_capacity", "The fleet's per-minute limits in force", ["limit"])
+IN_FLIGHT = Gauge("estimator_llm_budget_in_flight", "Claude calls holding a live lease")
+MAX_IN_FLIGHT = Gauge("estimator_llm_budget_max_in_flight", "Cap on Claude calls in flight")
+COOLDOWN = Gauge("estimator_llm_budget_cooldown_seconds", "Time left in a fleet-wide pause after a 429/529")
+LIMIT_NAMES = ("requests", "input_tokens", "output_tokens")
 
 
 class CapacityTimeout(Exception):
@@ -100,6 +106,7 @@ class FleetBudget:
         self._settle = redis.register_script(SETTLE)
         self._heartbeat = redis.register_script(HEARTBEAT)
         self._cool_down = redis.register_script(COOL_DOWN)
+        self._snapshot = redis.register_script(SNAPSHOT)
 
     def _limits(self) -> list[Any]:
         s = self.settings
@@ -172,6 +179,27 @@ class FleetBudget:
         UPSTREAM_THROTTLES.labels(str(status)).inc()
         await self._cool_down(keys=self._keys[3:], args=[max(1, int(seconds * 1000))])
         log.warning("Claude answered %s: the whole fleet pauses for %.1fs", status, seconds)
+
+    async def export_gauges(self) -> None:
+        """Copies the shared budget into this process's gauges, so any replica's /metrics shows the fleet."""
+        values = [
+            float(v)
+            for v in await self._snapshot(keys=self._keys, args=[*self._limits(), self.settings.llm_max_in_flight])
+        ]
+        for index, name in enumerate(LIMIT_NAMES):
+            AVAILABLE.labels(name).set(values[index])
+            CAPACITY.labels(name).set(values[index + 3])
+        IN_FLIGHT.set(values[6])
+        MAX_IN_FLIGHT.set(values[7])
+        COOLDOWN.set(values[8] / 1000)
+
+    async def export_gauges_forever(self, interval_s: float = 5.0) -> None:
+        while True:
+            try:
+                await self.export_gauges()
+            except (OSError, aioredis.RedisError) as exc:
+                log.warning("could not read the fleet budget for metrics: %s", exc)
+            await asyncio.sleep(interval_s)
 
     async def _keep_alive(self, lease: Lease) -> None:
         ttl_ms = int(self.settings.llm_lease_ttl_s * 1000)

@@ -98,3 +98,15 @@ local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if until_ms > current then redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 1000) end
 return math.max(until_ms, current)
 """
+
+# KEYS: config, state, leases, cooldown. ARGV: rpm, input_tpm, output_tpm, max_in_flight.
+# Read-only view for dashboards: {available req, inp, out, capacity req, inp, out, in_flight, max, cooldown_ms}.
+SNAPSHOT = (
+    _PRELUDE
+    + """
+local in_flight = redis.call('ZCOUNT', KEYS[3], now, '+inf')
+local cool = math.max(0, tonumber(redis.call('GET', KEYS[4]) or '0') - now)
+return {math.floor(level_of('req')), math.floor(level_of('inp')), math.floor(level_of('out')),
+        caps.req, caps.inp, caps.out, in_flight, setting('max_in_flight', ARGV[4]), cool}
+"""
+)
