@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from arq import Retry
@@ -36,6 +37,32 @@ def default_name(job_input: JobInput) -> str:
     return "Untitled estimate"
 
 
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message: str
+    transient: bool
+    usage: Usage | None = None
+
+
+async def _attempt(
+    deps: WorkerContext, owner: str, job_id: str, job_input: JobInput, deadline: float
+) -> Failure | None:
+    """One try at the estimation; a failure is returned (not raised) so the caller decides retry or fail."""
+    try:
+        await _estimate(deps, deps.store, owner, job_id, job_input, deadline)
+    except GitHubError as exc:
+        return Failure(exc.code, exc.message, exc.transient)
+    except ClaudeCallError as exc:
+        return Failure(exc.code, exc.message, False, exc.usage)
+    except ApiError as exc:
+        return Failure(exc.code, exc.message, exc.status >= 500)
+    except Exception:
+        log.exception("job %s failed unexpectedly", job_id)
+        return Failure("internal_error", "the estimation failed unexpectedly", False)
+    return None
+
+
 async def run_estimation(ctx: dict[str, Any], job_id: str) -> str:
     deps: WorkerContext = ctx["deps"]
     store = deps.store
@@ -46,30 +73,24 @@ async def run_estimation(ctx: dict[str, Any], job_id: str) -> str:
         return "expired"
     if job.status == "succeeded":
         return "already-succeeded"
-    if int(ctx.get("job_try", 1)) > deps.settings.worker_max_tries:
+    job_try = int(ctx.get("job_try", 1))
+    if job_try > deps.settings.worker_max_tries:
         await store.fail(job_id, "too_many_attempts", "the estimation was interrupted too many times")
         return "failed"
     started = time.monotonic()
-    deadline = started + deps.settings.job_timeout_s * 0.9
-    outcome = "failed"
-    try:
-        await _estimate(deps, store, job.owner, job_id, job_input, deadline)
-        outcome = "succeeded"
-    except GitHubError as exc:
-        await _fail_or_retry(ctx, store, job_id, exc.code, exc.message, exc.transient)
-    except ClaudeCallError as exc:
-        await _fail_or_retry(ctx, store, job_id, exc.code, exc.message, transient=False, usage=exc.usage)
-    except ApiError as exc:
-        await _fail_or_retry(ctx, store, job_id, exc.code, exc.message, transient=exc.status >= 500)
-    except Retry:
+    failure = await _attempt(deps, job.owner, job_id, job_input, started + deps.settings.job_timeout_s * 0.9)
+    outcome = "succeeded" if failure is None else "failed"
+    if failure is not None and failure.transient and job_try < deps.settings.worker_max_tries:
         outcome = "retried"
-        raise
-    except Exception:
-        log.exception("job %s failed unexpectedly", job_id)
-        await store.fail(job_id, "internal_error", "the estimation failed unexpectedly")
-    finally:
-        JOBS_FINISHED.labels(outcome).inc()
-        JOB_DURATION.observe(time.monotonic() - started)
+    JOBS_FINISHED.labels(outcome).inc()
+    JOB_DURATION.observe(time.monotonic() - started)
+    if failure is None:
+        return outcome
+    if outcome == "retried":
+        log.warning("job %s try %d failed transiently (%s), retrying", job_id, job_try, failure.code)
+        await store.update(job_id, status="queued", stage="retrying")
+        raise Retry(defer=2**job_try)
+    await store.fail(job_id, failure.code, failure.message, failure.usage)
     return outcome
 
 
@@ -132,22 +153,3 @@ async def _estimate(
         save_id=save.save_id,
         usage=save.usage or usage,
     )
-
-
-async def _fail_or_retry(
-    ctx: dict[str, Any],
-    store: JobStore,
-    job_id: str,
-    code: str,
-    message: str,
-    transient: bool,
-    usage: Usage | None = None,
-) -> None:
-    deps: WorkerContext = ctx["deps"]
-    """Hands a transiently failed job back to the queue (ARQ counts the tries) or fails it for good."""
-    job_try = int(ctx.get("job_try", 1))
-    if transient and job_try < deps.settings.worker_max_tries:
-        log.warning("job %s try %d failed transiently (%s), retrying", job_id, job_try, code)
-        await store.update(job_id, status="queued", stage="retrying")
-        raise Retry(defer=2**job_try)
-    await store.fail(job_id, code, message, usage)

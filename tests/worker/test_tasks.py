@@ -14,15 +14,18 @@ import anthropic
 import httpx
 import httpx2
 import pytest
+from arq import Retry
 
 from services.devstack.supervisor import Stack
 from services.shared.contracts import JobInput
+from services.shared.github import make_github_client
 from services.shared.settings import Settings
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig
 from services.worker.context import WorkerContext
 from services.worker.tasks import run_estimation
 from tests.api import requirements
+from tests.github_stub import free_port
 
 SIM = "http://sim"
 
@@ -129,3 +132,22 @@ async def test_a_job_interrupted_too_often_fails_visibly(worker: tuple[WorkerCon
     assert await run_estimation({"deps": context, "job_try": tries}, job_id) == "failed"
     job = await context.store.get(job_id)
     assert job is not None and job.error is not None and job.error.code == "too_many_attempts"
+
+
+async def test_an_unreachable_github_hands_the_job_back_then_fails_on_the_last_try(
+    worker: tuple[WorkerContext, httpx2.AsyncClient],
+) -> None:
+    context, _ = worker
+    await context.github.aclose()
+    context.github = make_github_client(Settings(github_api_url=f"http://127.0.0.1:{free_port()}"))
+    job, _ = await context.store.create(
+        "alice", JobInput(requirements_md="# Repo work", github_url="https://github.com/octo/shop")
+    )
+    with pytest.raises(Retry):
+        await run_estimation({"deps": context, "job_try": 1}, job.job_id)
+    handed_back = await context.store.get(job.job_id)
+    assert handed_back is not None and (handed_back.status, handed_back.stage) == ("queued", "retrying")
+    last = context.settings.worker_max_tries
+    assert await run_estimation({"deps": context, "job_try": last}, job.job_id) == "failed"
+    failed = await context.store.get(job.job_id)
+    assert failed is not None and failed.error is not None and failed.error.code == "github_unavailable"
