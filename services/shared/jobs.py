@@ -96,12 +96,23 @@ class JobStore:
         )
         if created:
             return job, True
-        if stored_fp != fp:
-            raise IdempotencyMismatch(idempotency_key)
-        existing = await self.get(job_id)
+        existing = await self._replayed(job_id, stored_fp, fp)
         if existing is None:
             raise IdempotencyMismatch(idempotency_key)
         return existing, False
+
+    async def replay(self, owner: str, idempotency_key: str, job_input: JobInput) -> JobState | None:
+        """The job an identical earlier request created, if any; a reused key with another body raises."""
+        stored = await self.redis.get(_idempotency_key(owner, idempotency_key))
+        if stored is None:
+            return None
+        job_id, _, stored_fp = str(stored).partition("|")
+        return await self._replayed(job_id, stored_fp, fingerprint(job_input))
+
+    async def _replayed(self, job_id: str, stored_fp: str, fp: str) -> JobState | None:
+        if stored_fp != fp:
+            raise IdempotencyMismatch(job_id)
+        return await self.get(job_id)
 
     async def get(self, job_id: str) -> JobState | None:
         raw = await self.redis.get(job_key(job_id))

@@ -98,3 +98,16 @@ async def test_one_key_is_limited_across_addresses(gateway: Gateway, stack: Stac
         async with gateway(f"192.0.2.{i + 10 + uuid.uuid4().int % 200}") as client:
             statuses.append((await client.post("/api/estimate", json=_body(), headers=bearer(key))).status_code)
     assert statuses == [202, 202, 429]
+
+
+async def test_idempotent_replays_do_not_use_up_the_limit(gateway: Gateway, stack: Stack) -> None:
+    from services.devstack.supervisor import create_demo_key
+
+    key = await create_demo_key(stack.env_used, owner=f"ratelimit-{uuid.uuid4().hex[:6]}")
+    body, idem = _body(), {"Idempotency-Key": uuid.uuid4().hex}
+    async with gateway(f"192.0.2.{uuid.uuid4().int % 250}") as client:
+        first = await client.post("/api/estimate", json=body, headers={**bearer(key), **idem})
+        replays = [await client.post("/api/estimate", json=body, headers={**bearer(key), **idem}) for _ in range(3)]
+        fresh = [(await client.post("/api/estimate", json=_body(), headers=bearer(key))).status_code for _ in range(2)]
+    assert {r.json()["job_id"] for r in replays} == {first.json()["job_id"]}
+    assert fresh == [202, 429]

@@ -43,13 +43,16 @@ async def submit_estimate(
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY)] = None,
 ) -> EstimateAccepted:
-    await state.limits.check("estimate", request, response, owner)
     job_input = JobInput(requirements_md=body.requirements_md, github_url=body.github_url, name=body.name)
     try:
-        job, created = await state.store.create(owner, job_input, idempotency_key)
+        # A replay is answered before the rate limit: retrying a request safely must not cost quota.
+        job = await state.store.replay(owner, idempotency_key, job_input) if idempotency_key else None
+        if job is None:
+            await state.limits.check("estimate", request, response, owner)
+            job, _ = await state.store.create(owner, job_input, idempotency_key)
     except IdempotencyMismatch as exc:
         raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request") from exc
-    if created or job.status == "queued":
+    if job.status == "queued":
         # The ARQ job id is ours: enqueueing a replay again is a no-op, and heals a crash between the two steps.
         await state.queue.enqueue_job(
             "run_estimation", job.job_id, _job_id=job.job_id, _queue_name=state.settings.queue_name
