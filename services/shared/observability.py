@@ -11,10 +11,12 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.shared.errors import error_response
+from services.shared.settings import get_settings
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -88,6 +90,17 @@ def install_observability(app: FastAPI, service: str, checks: Mapping[str, Readi
 
     app.include_router(router)
     app.add_middleware(_MetricsMiddleware, service=service)
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(TracerProvider(resource=Resource.create({"service.name": service})))
+    _configure_tracing(service)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+
+
+def _configure_tracing(service: str) -> None:
+    """One tracer provider per process; spans leave it only when an OTLP collector is configured."""
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": f"estimator-{service}"}))
+    if get_settings().otel_exporter_otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)

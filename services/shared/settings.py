@@ -122,8 +122,9 @@ class Settings(BaseSettings):
 
     # Observability
     log_level: str = "INFO"
-    otel_exporter_otlp_endpoint: str | None = None
-    service_name: str = "estimator"
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP collector; traces are exported only when set"
+    )
 
     @model_validator(mode="after")
     def _model_has_a_price(self) -> Settings:
