@@ -121,9 +121,9 @@ class Stack:
                 worker_env.setdefault("WORKER_METRICS_PORT", str(self.ports.worker_metrics))
             self._spawn(f"worker-{index}", ["worker"], worker_env)
 
-    def start_worker(self, name: str) -> None:
+    def start_worker(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         """One more worker on this stack's queue, as a scaled-out or replacement pod would join it."""
-        self._spawn(name, ["worker"], self.env_used)
+        self._spawn(name, ["worker"], {**self.env_used, **(extra_env or {})})
 
     async def start_gateway(self, name: str, port: int) -> str:
         """One more gateway replica sharing this stack's Redis and services; returns its base URL."""
