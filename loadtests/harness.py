@@ -25,10 +25,11 @@ CLAIM_TTL_S = 3 * 3600
 async def isolated_stores() -> AsyncIterator[tuple[str, str]]:
     """A Redis DB number nobody else holds and a fresh PostgreSQL database, both removed afterwards."""
     admin = aioredis.Redis.from_url(f"{REDIS_BASE}/0")
-    db = next(
-        (n for n in range(15, 0, -1) if await admin.set(f"estimator:bench-db-claim:{n}", 1, nx=True, ex=CLAIM_TTL_S)),
-        None,
-    )
+    db = None
+    for number in range(15, 0, -1):
+        if await admin.set(f"estimator:bench-db-claim:{number}", 1, nx=True, ex=CLAIM_TTL_S):
+            db = number
+            break
     if db is None:
         raise RuntimeError("no free Redis database number")
     name = f"estimator_bench_{uuid.uuid4().hex[:10]}"

@@ -38,6 +38,7 @@ WaitListener = Callable[[str | None], Awaitable[None]]
 CHARS_PER_TOKEN = 3.0
 WARM_CACHE_TTL_S = 240
 MIN_WAIT_S = 0.05
+MAX_WAIT_S = 2.0
 
 GRANTS = Counter("estimator_llm_budget_grants_total", "Claude calls admitted by the fleet budget", ["priority"])
 WAITS = Histogram(
@@ -101,7 +102,7 @@ class FleetBudget:
         self.settings = settings
         prefix = self.prefix = settings.llm_budget_prefix
         self.config_key = f"{prefix}:config"
-        self._keys = [self.config_key, f"{prefix}:state", f"{prefix}:leases", f"{prefix}:cooldown"]
+        self._keys = [self.config_key, *(f"{prefix}:{name}" for name in ("state", "leases", "cooldown", "refunds"))]
         self._reserve = redis.register_script(RESERVE)
         self._settle = redis.register_script(SETTLE)
         self._heartbeat = redis.register_script(HEARTBEAT)
@@ -151,9 +152,13 @@ class FleetBudget:
                 GRANTS.labels(priority).inc()
                 WAITS.labels(priority).observe(time.monotonic() - started)
                 return lease
-            delay = max(MIN_WAIT_S, int(wait_ms) / 1000) * random.uniform(1.0, 1.25)
-            if time.monotonic() + delay > deadline:
+            # Waits are re-checked at least every MAX_WAIT_S: calls in flight settle sooner than the
+            # refill-only estimate assumes.
+            delay = min(MAX_WAIT_S, max(MIN_WAIT_S, int(wait_ms) / 1000) * random.uniform(1.0, 1.25))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise CapacityTimeout(str(reason))
+            delay = min(delay, remaining)
             if not waited and on_wait is not None:
                 await on_wait(str(reason))
             waited = True
@@ -164,8 +169,14 @@ class FleetBudget:
         input_refund = 0 if lease.input_used is None else lease.input_reserved - lease.input_used
         output_refund = 0 if lease.output_used is None else lease.output_reserved - lease.output_used
         await self._settle(
-            keys=self._keys[:3],
-            args=[*self._limits(), lease.lease_id, input_refund, output_refund],
+            keys=self._keys,
+            args=[
+                *self._limits(),
+                lease.lease_id,
+                input_refund,
+                output_refund,
+                int(self.settings.llm_refund_delay_s * 1000),
+            ],
         )
         if lease.output_used is not None:
             TOKENS.labels(lease.priority, "output").inc(lease.output_used)
@@ -177,7 +188,7 @@ class FleetBudget:
 
     async def cool_down(self, seconds: float, status: int) -> None:
         UPSTREAM_THROTTLES.labels(str(status)).inc()
-        await self._cool_down(keys=self._keys[3:], args=[max(1, int(seconds * 1000))])
+        await self._cool_down(keys=self._keys[3:4], args=[max(1, int(seconds * 1000))])
         log.warning("Claude answered %s: the whole fleet pauses for %.1fs", status, seconds)
 
     async def export_gauges(self) -> None:

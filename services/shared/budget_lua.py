@@ -2,8 +2,13 @@
 
 Time comes from Redis (`TIME`), not from the callers, so replicas with skewed clocks agree on refills.
 Buckets refill continuously, as Anthropic's do: `capacity` per minute, at most `capacity` banked.
-Every script that reads limits takes the configured defaults as ARGV[1..3] (rpm, input_tpm,
-output_tpm); the hash written by the operator (KEYS[1]) overrides them.
+Every script takes the same keys (config, state, leases, cool-down, pending refunds) and the configured
+defaults as ARGV[1..3] (rpm, input_tpm, output_tpm); the hash written by the operator (KEYS[1])
+overrides them.
+
+Refunds of unused tokens become spendable only after a short delay: the API may settle its own
+bucket a moment after the response has reached us, and spending a refund it has not yet made
+would earn a 429.
 """
 
 from __future__ import annotations
@@ -23,9 +28,20 @@ local function level_of(name)
   local ts = tonumber(redis.call('HGET', KEYS[2], name .. '_ts') or now)
   return math.min(cap, level + math.max(0, now - ts) * cap / 60000.0)
 end
+local function credit(name, amount)
+  if amount ~= 0 then
+    redis.call('HSET', KEYS[2], name, math.min(caps[name], level_of(name) + amount), name .. '_ts', now)
+  end
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)
+for _, refund in ipairs(due) do
+  local _, _, inp, out = string.find(refund, '^[^|]+|([-%d.]+)|([-%d.]+)$')
+  credit('inp', tonumber(inp))
+  credit('out', tonumber(out))
+end
+if #due > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now) end
 """
 
-# KEYS: config, state, leases, cooldown
 # ARGV: rpm, input_tpm, output_tpm, max_in_flight, chat_reserve, lease_id, priority, input, output, lease_ttl_ms
 # Returns {granted (0/1), wait_ms, reason}.
 RESERVE = (
@@ -55,7 +71,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local slots = setting('max_in_flight', ARGV[4])
 if batch then slots = math.max(1, math.floor(slots * (1 - reserve))) end
 if redis.call('ZCARD', KEYS[3]) >= slots and wait < 100 then wait, reason = 100, 'in_flight' end
-if wait > 0 then return {0, math.ceil(wait), reason} end
+if wait > 0 then
+  local next_refund = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+  if next_refund[2] then wait = math.min(wait, tonumber(next_refund[2]) - now + 1) end
+  return {0, math.ceil(wait), reason}
+end
 for _, name in ipairs({'req', 'inp', 'out'}) do
   redis.call('HSET', KEYS[2], name, levels[name] - takes[name], name .. '_ts', now)
 end
@@ -64,19 +84,17 @@ return {1, 0, 'ok'}
 """
 )
 
-# KEYS: config, state, leases
-# ARGV: rpm, input_tpm, output_tpm, lease_id, input_refund, output_refund
-# A refund may be negative: the call used more than was reserved, and the fleet owes it.
+# ARGV: rpm, input_tpm, output_tpm, lease_id, input_refund, output_refund, refund_delay_ms
+# A debt (negative refund: the call used more than was reserved) is charged at once; a refund waits.
 SETTLE = (
     _PRELUDE
     + """
 redis.call('ZREM', KEYS[3], ARGV[4])
-local refunds = {inp = tonumber(ARGV[5]), out = tonumber(ARGV[6])}
-for _, name in ipairs({'inp', 'out'}) do
-  if refunds[name] ~= 0 then
-    local level = math.min(caps[name], level_of(name) + refunds[name])
-    redis.call('HSET', KEYS[2], name, level, name .. '_ts', now)
-  end
+local inp, out = tonumber(ARGV[5]), tonumber(ARGV[6])
+credit('inp', math.min(inp, 0))
+credit('out', math.min(out, 0))
+if inp > 0 or out > 0 then
+  redis.call('ZADD', KEYS[5], now + tonumber(ARGV[7]), ARGV[4] .. '|' .. math.max(inp, 0) .. '|' .. math.max(out, 0))
 end
 return 1
 """
@@ -99,7 +117,7 @@ if until_ms > current then redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(A
 return math.max(until_ms, current)
 """
 
-# KEYS: config, state, leases, cooldown. ARGV: rpm, input_tpm, output_tpm, max_in_flight.
+# ARGV: rpm, input_tpm, output_tpm, max_in_flight.
 # Read-only view for dashboards: {available req, inp, out, capacity req, inp, out, in_flight, max, cooldown_ms}.
 SNAPSHOT = (
     _PRELUDE

@@ -30,6 +30,7 @@ async def make_budget(redis_url: str) -> AsyncIterator[BudgetFactory]:
             "llm_input_tpm": 1_000_000,
             "llm_output_tpm": 30_000,
             "llm_chat_reserve": 0.0,
+            "llm_refund_delay_s": 0.0,
         }
         settings = Settings.model_validate({**values, **limits, "llm_budget_prefix": prefix})
         return FleetBudget(client, settings)
@@ -67,6 +68,15 @@ async def test_settling_returns_the_unused_output(make_budget: BudgetFactory) ->
     leases[0].record(Usage(input_tokens=10, output_tokens=500))
     await budget.settle(leases[0])
     assert await _try(budget, 9_000) is not None
+
+
+async def test_a_refund_is_spendable_only_after_the_delay(make_budget: BudgetFactory) -> None:
+    budget = make_budget(llm_refund_delay_s=1.0)
+    leases = [await budget.acquire("estimate", 10, 10_000, soon()) for _ in range(3)]
+    leases[0].record(Usage(input_tokens=10, output_tokens=500))
+    await budget.settle(leases[0])
+    assert await _try(budget, 9_000, wait_s=0.2) is None
+    assert await budget.acquire("estimate", 10, 9_000, soon(5)) is not None
 
 
 async def test_cache_reads_are_not_charged_as_input(make_budget: BudgetFactory) -> None:
