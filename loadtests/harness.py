@@ -16,9 +16,10 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as aioredis
 
+from services.devstack.isolation import CLAIM_TTL_S, DB_NUMBERS, claim_key
+
 REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-CLAIM_TTL_S = 3 * 3600
 
 
 @asynccontextmanager
@@ -26,8 +27,8 @@ async def isolated_stores() -> AsyncIterator[tuple[str, str]]:
     """A Redis DB number nobody else holds and a fresh PostgreSQL database, both removed afterwards."""
     admin = aioredis.Redis.from_url(f"{REDIS_BASE}/0")
     db = None
-    for number in range(15, 0, -1):
-        if await admin.set(f"estimator:bench-db-claim:{number}", 1, nx=True, ex=CLAIM_TTL_S):
+    for number in reversed(DB_NUMBERS):
+        if await admin.set(claim_key(number), os.getpid(), nx=True, ex=CLAIM_TTL_S):
             db = number
             break
     if db is None:
@@ -44,7 +45,7 @@ async def isolated_stores() -> AsyncIterator[tuple[str, str]]:
     finally:
         await data.flushdb()
         await data.aclose()
-        await admin.delete(f"estimator:bench-db-claim:{db}")
+        await admin.delete(claim_key(db))
         await admin.aclose()
         pg = await asyncpg.connect(PG_ADMIN_DSN)
         await pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -16,6 +16,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from services.devstack.isolation import CLAIM_TTL_S, DB_NUMBERS, claim_key
 from services.shared.settings import get_settings
 
 if TYPE_CHECKING:
@@ -23,15 +24,14 @@ if TYPE_CHECKING:
 
 REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-LOCK_TTL_S = 3 * 3600
 
 
 def _claim_redis_db() -> tuple[redis.Redis, int]:
     admin = redis.Redis.from_url(f"{REDIS_BASE}/0")
-    for db in range(1, 16):
-        if admin.set(f"estimator:test-db-claim:{db}", os.getpid(), nx=True, ex=LOCK_TTL_S):
+    for db in DB_NUMBERS:
+        if admin.set(claim_key(db), os.getpid(), nx=True, ex=CLAIM_TTL_S):
             return admin, db
-    raise RuntimeError("all Redis test databases 1..15 are claimed; clear estimator:test-db-claim:* in DB 0")
+    raise RuntimeError("all Redis databases 1..15 are claimed; clear estimator:db-claim:* in DB 0")
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,7 @@ def redis_url() -> Iterator[str]:
         yield url
     finally:
         client.flushdb()
-        admin.delete(f"estimator:test-db-claim:{db}")
+        admin.delete(claim_key(db))
 
 
 @pytest.fixture(scope="session")
