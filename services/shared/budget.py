@@ -144,6 +144,7 @@ class FleetBudget:
                     input_tokens,
                     output_tokens,
                     int(s.llm_lease_ttl_s * 1000),
+                    int(s.llm_admission_margin_s * 1000),
                 ],
             )
             if int(granted):

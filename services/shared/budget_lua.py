@@ -42,7 +42,10 @@ end
 if #due > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now) end
 """
 
-# ARGV: rpm, input_tpm, output_tpm, max_in_flight, chat_reserve, lease_id, priority, input, output, lease_ttl_ms
+# ARGV: rpm, input_tpm, output_tpm, max_in_flight, chat_reserve, lease_id, priority, input, output, lease_ttl_ms,
+#       margin_ms
+# The margin keeps every bucket `margin_ms` of refill behind: the API takes its share a moment after we
+# take ours, and a bucket taken from full starts refilling later there than here.
 # Returns {granted (0/1), wait_ms, reason}.
 RESERVE = (
     _PRELUDE
@@ -60,7 +63,7 @@ for _, name in ipairs({'req', 'inp', 'out'}) do
   local take = math.min(want[name], cap)
   local floor = 0
   if batch then floor = cap * reserve end
-  local target = math.min(take + floor, cap)
+  local target = math.min(take + floor + cap * tonumber(ARGV[11]) / 60000.0, cap)
   if level < target then
     local w = (target - level) * 60000.0 / cap
     if w > wait then wait, reason = w, name end

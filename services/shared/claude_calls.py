@@ -136,6 +136,8 @@ async def call_claude(
         delay = backoff_s(attempt, failure)
         if time.monotonic() + delay >= deadline:
             raise classify(failure) from failure
-        log.warning("claude transient error %s, retrying in %.1fs", type(failure).__name__, delay)
+        log.warning(
+            "claude transient error %s (%s), retrying in %.1fs", type(failure).__name__, str(failure)[:200], delay
+        )
         attempt += 1
         await asyncio.sleep(delay)

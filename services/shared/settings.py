@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     llm_max_in_flight: int = Field(default=50, ge=1)
     llm_chat_reserve: float = Field(default=0.2, ge=0, lt=1, description="share of every limit kept for chat")
     llm_budget_prefix: str = Field(default="estimator:budget", description="processes sharing it share one budget")
+    llm_admission_margin_s: float = Field(
+        default=1.0, ge=0, description="seconds of refill kept in hand when admitting a call"
+    )
     llm_refund_delay_s: float = Field(default=1.0, ge=0, description="unused tokens are spendable again after this")
     llm_lease_ttl_s: float = Field(default=30.0, gt=1, description="an in-flight slot outlives a dead holder this long")
 

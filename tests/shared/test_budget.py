@@ -31,6 +31,7 @@ async def make_budget(redis_url: str) -> AsyncIterator[BudgetFactory]:
             "llm_output_tpm": 30_000,
             "llm_chat_reserve": 0.0,
             "llm_refund_delay_s": 0.0,
+            "llm_admission_margin_s": 0.0,
         }
         settings = Settings.model_validate({**values, **limits, "llm_budget_prefix": prefix})
         return FleetBudget(client, settings)
@@ -77,6 +78,13 @@ async def test_a_refund_is_spendable_only_after_the_delay(make_budget: BudgetFac
     await budget.settle(leases[0])
     assert await _try(budget, 9_000, wait_s=0.2) is None
     assert await budget.acquire("estimate", 10, 9_000, soon(5)) is not None
+
+
+async def test_admission_keeps_a_margin_of_refill_in_hand(make_budget: BudgetFactory) -> None:
+    budget = make_budget(llm_output_tpm=60_000, llm_admission_margin_s=1.0)
+    await budget.acquire("estimate", 10, 59_000, soon())
+    assert await _try(budget, 500, wait_s=0.1) is None
+    assert await budget.acquire("estimate", 10, 500, soon(5)) is not None
 
 
 async def test_cache_reads_are_not_charged_as_input(make_budget: BudgetFactory) -> None:
