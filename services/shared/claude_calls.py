@@ -1,7 +1,7 @@
 """Every Claude call goes through here: the fleet budget, then our own retry policy (the SDK's are off).
 
 Transient answers (429 with `retry-after`, 529 overloaded, other 5xx, timeouts, connection errors, and an
-`overloaded_error` arriving in the middle of a stream) are retried with full jitter until the caller's
+`overloaded_error` or a broken connection in the middle of a stream) are retried with full jitter until the caller's
 deadline. A 429 without `retry-after` is a spend limit: retrying cannot help, so it fails at once.
 """
 
@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import anthropic
+import httpx2
 from anthropic.types import Message
 
 from services.shared.budget import CapacityTimeout, FleetBudget, Priority, WaitListener
@@ -65,8 +66,8 @@ def is_transient(exc: BaseException) -> bool:
         return not is_spend_limit(exc)
     if isinstance(exc, anthropic.APIStatusError):
         return exc.status_code >= 500
-    if isinstance(exc, anthropic.APIConnectionError | anthropic.APITimeoutError):
-        return True
+    if isinstance(exc, anthropic.APIConnectionError | anthropic.APITimeoutError | httpx2.TransportError):
+        return True  # the SDK wraps transport errors before the response, but not while a stream is read
     if isinstance(exc, anthropic.APIError):
         return "overloaded" in str(exc).lower()
     return False
@@ -89,7 +90,7 @@ def backoff_s(attempt: int, exc: BaseException) -> float:
     return max(hint, jitter) if hint is not None else jitter
 
 
-def _refused_before_output(exc: anthropic.APIError) -> bool:
+def _refused_before_output(exc: BaseException) -> bool:
     """A 429 (not a spend limit) or 529 status: the API generated nothing and charged nothing."""
     return isinstance(exc, anthropic.APIStatusError) and exc.status_code in (429, 529) and not is_spend_limit(exc)
 
@@ -114,12 +115,12 @@ async def call_claude(
     """
     attempt = 0
     while True:
-        failure: anthropic.APIError
+        failure: anthropic.APIError | httpx2.TransportError
         try:
             async with budget.slot(priority, input_tokens, max_tokens, deadline, on_wait, cache_kind) as lease:
                 try:
                     message = await call()
-                except anthropic.APIError as exc:
+                except (anthropic.APIError, httpx2.TransportError) as exc:
                     failure = exc
                     if _refused_before_output(exc):
                         lease.refused_upstream()

@@ -11,6 +11,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,10 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return error_response(422, "validation_error", _describe_validation(exc))
 
+    async def on_store_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("a store is unreachable: %s", exc)
+        return error_response(503, "dependency_unavailable", "a storage dependency is unavailable; retry shortly")
+
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "internal error")
@@ -91,4 +97,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(RedisConnectionError, on_store_down)
+    app.add_exception_handler(RedisTimeoutError, on_store_down)
     app.add_exception_handler(Exception, on_unexpected)
