@@ -103,24 +103,11 @@ async def stack(
     redis_url: str, database_url: str, github_stub: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     """The whole product as `make run` starts it: every service a real process, on free loopback ports."""
-    from services.devstack.resolve import Resolved
-    from services.devstack.supervisor import Ports, Stack
-    from tests.github_stub import free_port
+    from tests.stacks import isolated_stack, on_stores
 
     logs = tmp_path_factory.mktemp("stack-logs")
-    stack = Stack(
-        resolved=Resolved(redis_url, database_url, False, False, logs),
-        ports=Ports(free_port(), free_port(), free_port(), free_port(), free_port()),
-        workers=2,
-        log_dir=logs,
-        extra_env={
-            "GITHUB_API_URL": github_stub,
-            "SIM_TOKENS_PER_SECOND": "20000",
-            "SIM_FIRST_TOKEN_LATENCY_S": "0",
-            "ESTIMATE_RATE_LIMIT": "1000/minute",
-            "CHAT_RATE_LIMIT": "1000/minute",
-            "QUEUE_NAME": f"estimator:queue:test:{uuid.uuid4().hex[:8]}",
-        },
+    stack = isolated_stack(
+        on_stores(redis_url, database_url, logs), logs, workers=2, env={"GITHUB_API_URL": github_stub}
     )
     await stack.start()
     try:

@@ -10,9 +10,10 @@ import pytest
 
 from services.devstack import resolve as resolve_module
 from services.devstack.resolve import Resolved, resolve
-from services.devstack.supervisor import Ports, Stack, create_demo_key
+from services.devstack.supervisor import Stack, create_demo_key
 from tests.api import bearer, estimate, requirements
 from tests.github_stub import free_port
+from tests.stacks import isolated_stack
 
 
 @pytest.fixture
@@ -24,12 +25,7 @@ async def embedded_stack(tmp_path: Path, github_stub: str) -> AsyncIterator[Stac
         embedded_database=True,
         state_dir=tmp_path,
     )
-    stack = Stack(
-        resolved=resolved,
-        ports=Ports(free_port(), free_port(), free_port(), free_port(), free_port()),
-        log_dir=tmp_path / "logs",
-        extra_env={"SIM_TOKENS_PER_SECOND": "20000", "SIM_FIRST_TOKEN_LATENCY_S": "0", "GITHUB_API_URL": github_stub},
-    )
+    stack = isolated_stack(resolved, tmp_path / "logs", env={"GITHUB_API_URL": github_stub})
     await stack.start()
     try:
         yield stack

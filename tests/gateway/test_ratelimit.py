@@ -7,39 +7,26 @@ the real Redis, so what is counted is exactly what a deployed replica counts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from services.devstack.supervisor import Stack
-from services.gateway.app import create_app
-from services.shared.settings import get_settings
 from tests.api import bearer, requirements
+from tests.stacks import in_process_gateway
 
 Gateway = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 @pytest.fixture
 def gateway(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Gateway:
-    for name in ("REDIS_URL", "SAVES_URL", "CHAT_URL", "INTERNAL_TOKEN", "QUEUE_NAME"):
-        monkeypatch.setenv(name, stack.env_used[name])
-    monkeypatch.setenv("ESTIMATE_RATE_LIMIT", "2/minute")
-    monkeypatch.setenv("TRUSTED_PROXIES", '["127.0.0.1/32"]')
-
-    @asynccontextmanager
-    async def open_gateway(peer: str) -> AsyncIterator[httpx.AsyncClient]:
-        get_settings.cache_clear()
-        app = create_app()
-        async with LifespanManager(app) as manager:
-            transport = httpx.ASGITransport(app=manager.app, client=(peer, 40000))
-            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-                yield client
-        get_settings.cache_clear()
-
-    return open_gateway
+    env = {
+        name: stack.env_used[name] for name in ("REDIS_URL", "SAVES_URL", "CHAT_URL", "INTERNAL_TOKEN", "QUEUE_NAME")
+    }
+    env |= {"ESTIMATE_RATE_LIMIT": "2/minute", "TRUSTED_PROXIES": '["127.0.0.1/32"]'}
+    return lambda peer: in_process_gateway(monkeypatch, env, peer)
 
 
 def _body() -> dict[str, str]:

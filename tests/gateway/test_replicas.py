@@ -19,11 +19,11 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
-from services.devstack.resolve import Resolved
-from services.devstack.supervisor import Ports, Stack, create_demo_key
+from services.devstack.supervisor import Stack, create_demo_key
 from services.shared.jobs import events_channel
 from tests.api import bearer, requirements
 from tests.github_stub import free_port
+from tests.stacks import isolated_stack, on_stores
 
 RATE_LIMIT = 5
 
@@ -53,21 +53,16 @@ async def replicas(
 ) -> AsyncIterator[Replicas]:
     """A stack without workers (tests start one when they want jobs to run) and a second gateway."""
     state_dir = tmp_path_factory.mktemp("replicas")
-    stack = Stack(
-        resolved=Resolved(redis_url, database_url, False, False, state_dir),
-        ports=Ports(free_port(), free_port(), free_port(), free_port(), free_port()),
+    stack = isolated_stack(
+        on_stores(redis_url, database_url, state_dir),
+        state_dir / "logs",
         workers=0,
-        log_dir=state_dir / "logs",
-        extra_env={
+        env={
             "GITHUB_API_URL": github_stub,
-            "SIM_TOKENS_PER_SECOND": "20000",
-            "SIM_FIRST_TOKEN_LATENCY_S": "0",
             "SIM_OUTPUT_TPM": "10000000",
+            "LLM_OUTPUT_TPM": "10000000",
             "ESTIMATE_RATE_LIMIT": f"{RATE_LIMIT}/minute",
             "TRUSTED_PROXIES": '["127.0.0.1/32"]',
-            "QUEUE_NAME": f"estimator:queue:test:{uuid.uuid4().hex[:8]}",
-            "LLM_BUDGET_PREFIX": f"estimator:budget:test:{uuid.uuid4().hex[:8]}",
-            "LLM_OUTPUT_TPM": "10000000",
         },
     )
     try:

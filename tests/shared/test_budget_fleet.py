@@ -7,40 +7,33 @@ and chat, which has a reserved share, is answered while estimations wait for cap
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from services.devstack.resolve import Resolved
-from services.devstack.supervisor import Ports, Stack, create_demo_key
+from services.devstack.supervisor import Stack, create_demo_key
 from tests.api import bearer, estimate, requirements, wait_for_job
-from tests.github_stub import free_port
+from tests.stacks import isolated_stack, on_stores
 
 LIMITS = {"rpm": "60", "input_tpm": "200000", "output_tpm": "6000"}
 
 
 @pytest.fixture
 async def tight_fleet(redis_url: str, database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
-    stack = Stack(
-        resolved=Resolved(redis_url, database_url, False, False, tmp_path),
-        ports=Ports(free_port(), free_port(), free_port(), free_port(), free_port()),
+    stack = isolated_stack(
+        on_stores(redis_url, database_url, tmp_path),
+        tmp_path,
         workers=3,
-        log_dir=tmp_path,
-        extra_env={
+        env={
             **{f"SIM_{k.upper()}": v for k, v in LIMITS.items()},
             **{f"LLM_{k.upper()}": v for k, v in LIMITS.items()},
             "LLM_CHAT_RESERVE": "0.35",
-            "LLM_BUDGET_PREFIX": f"test:fleet:{uuid.uuid4().hex[:8]}",
             "ESTIMATE_MAX_TOKENS": "1500",
             "CHAT_MAX_TOKENS": "400",
             "WORKER_MAX_JOBS": "4",
             "SIM_TOKENS_PER_SECOND": "600",
-            "SIM_FIRST_TOKEN_LATENCY_S": "0",
-            "QUEUE_NAME": f"estimator:queue:fleet:{uuid.uuid4().hex[:8]}",
-            "ESTIMATE_RATE_LIMIT": "1000/minute",
         },
     )
     await stack.start()

@@ -18,10 +18,9 @@ from typing import Any
 
 import httpx
 
-from services.devstack.resolve import Resolved
-from services.devstack.supervisor import Ports, Stack, create_demo_key
+from services.devstack.supervisor import Stack, create_demo_key
 from tests.api import bearer, requirements, wait_for_job
-from tests.github_stub import free_port
+from tests.stacks import isolated_stack, on_stores
 
 # ARQ leases a running job for its timeout plus 10 s; a replacement worker waits that out before rerunning it.
 JOB_TIMEOUT_S = 6
@@ -73,22 +72,10 @@ async def running_stack(
     tmp_path: Path, redis_url: str, database_url: str, github_stub: str, **env: str
 ) -> AsyncIterator[Running]:
     """A whole stack with one worker on a queue of its own, stopped (every process) whatever happens."""
-    logs = tmp_path / "logs"
-    stack = Stack(
-        resolved=Resolved(redis_url, database_url, False, False, tmp_path),
-        ports=Ports(free_port(), free_port(), free_port(), free_port(), free_port()),
-        workers=1,
-        log_dir=logs,
-        extra_env={
-            "GITHUB_API_URL": github_stub,
-            "SIM_FIRST_TOKEN_LATENCY_S": "0",
-            "SIM_OUTPUT_TPM": "10000000",
-            "ESTIMATE_RATE_LIMIT": "1000/minute",
-            "QUEUE_NAME": f"estimator:queue:test:{uuid.uuid4().hex[:8]}",
-            "LLM_BUDGET_PREFIX": f"estimator:budget:test:{uuid.uuid4().hex[:8]}",
-            "LLM_OUTPUT_TPM": "10000000",
-            **env,
-        },
+    stack = isolated_stack(
+        on_stores(redis_url, database_url, tmp_path),
+        tmp_path / "logs",
+        env={"GITHUB_API_URL": github_stub, "SIM_OUTPUT_TPM": "10000000", "LLM_OUTPUT_TPM": "10000000", **env},
     )
     try:
         await stack.start()
