@@ -1,9 +1,11 @@
-"""The `estimator` command: run the local stack, serve one service, run a worker, manage API keys."""
+"""The `estimator` command: run the local stack, serve one service, run a worker, manage keys and budget."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -109,6 +111,31 @@ async def _forget_cached_auth(redis_url: str) -> None:
         await redis.aclose()
 
 
+async def _budget(args: argparse.Namespace) -> int:
+    """Shows or changes the fleet-wide Claude budget in Redis (the operator's job in a cluster)."""
+    from services.shared.budget import OVERRIDABLE, FleetBudget
+    from services.shared.redis import make_redis
+
+    await _use_local_stack_config()
+    settings = get_settings()
+    redis = make_redis(settings.redis_url)
+    budget = FleetBudget(redis, settings)
+    try:
+        if args.budget_command == "set":
+            limits = {name: getattr(args, name) for name in OVERRIDABLE if getattr(args, name) is not None}
+            try:
+                await budget.override(limits)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+        elif args.budget_command == "reset":
+            await budget.clear_overrides()
+        print(json.dumps(dataclasses.asdict(await budget.snapshot()), indent=2))
+    finally:
+        await redis.aclose()
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="estimator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +161,15 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key")
     listing = keys_sub.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--owner")
+
+    budget = sub.add_parser("budget", help="the fleet-wide Claude budget")
+    budget_sub = budget.add_subparsers(dest="budget_command", required=True)
+    budget_sub.add_parser("show", help="limits in force and what is left of them")
+    setter = budget_sub.add_parser("set", help="override limits for every replica at once")
+    for flag in ("--rpm", "--input-tpm", "--output-tpm", "--max-in-flight"):
+        setter.add_argument(flag, type=int)
+    setter.add_argument("--chat-reserve", type=float, help="share of every limit kept for chat, 0..1")
+    budget_sub.add_parser("reset", help="drop the overrides: back to the LLM_* settings")
     return parser
 
 
@@ -152,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_migrate())
     elif args.command == "keys":
         return asyncio.run(_keys(args))
+    elif args.command == "budget":
+        return asyncio.run(_budget(args))
     return 0
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+import uuid
 
 import httpx
 
@@ -11,13 +13,13 @@ from services.devstack.supervisor import Stack
 from tests.api import bearer
 
 
-async def _cli(stack: Stack, *args: str) -> tuple[int, str]:
+async def _cli(stack: Stack, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "services.cli",
         *args,
-        env=stack.env_used,
+        env=env or stack.env_used,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -46,3 +48,16 @@ async def test_a_created_key_works_until_it_is_revoked(stack: Stack) -> None:
 async def test_revoking_an_unknown_key_says_so(stack: Stack) -> None:
     code, out = await _cli(stack, "keys", "revoke", "nosuchkey")
     assert code == 1 and "Revoked 0" in out
+
+
+async def test_the_budget_can_be_read_and_overridden_for_the_whole_fleet(stack: Stack) -> None:
+    env = {**stack.env_used, "LLM_BUDGET_PREFIX": f"test:cli:{uuid.uuid4().hex[:8]}"}
+    code, out = await _cli(stack, "budget", "show", env=env)
+    assert code == 0 and json.loads(out)["capacity"]["output_tokens"] == 90_000
+    code, out = await _cli(stack, "budget", "set", "--output-tpm", "40000", "--chat-reserve", "0.3", env=env)
+    shown = json.loads(out)
+    assert code == 0 and shown["capacity"]["output_tokens"] == 40_000 and shown["chat_reserve"] == 0.3
+    code, out = await _cli(stack, "budget", "set", "--chat-reserve", "1.5", env=env)
+    assert code == 2 and "out of range" in out
+    code, out = await _cli(stack, "budget", "reset", env=env)
+    assert code == 0 and json.loads(out)["capacity"]["output_tokens"] == 90_000

@@ -57,6 +57,7 @@ IN_FLIGHT = Gauge("estimator_llm_budget_in_flight", "Claude calls holding a live
 MAX_IN_FLIGHT = Gauge("estimator_llm_budget_max_in_flight", "Cap on Claude calls in flight")
 COOLDOWN = Gauge("estimator_llm_budget_cooldown_seconds", "Time left in a fleet-wide pause after a 429/529")
 LIMIT_NAMES = ("requests", "input_tokens", "output_tokens")
+OVERRIDABLE = ("rpm", "input_tpm", "output_tpm", "max_in_flight", "chat_reserve")
 
 
 class CapacityTimeout(Exception):
@@ -70,6 +71,18 @@ class CapacityTimeout(Exception):
 def estimate_input_tokens(*parts: Any) -> int:
     """A deliberately high count (3 characters a token): an over-reservation is refunded at settle time."""
     return math.ceil(len(json.dumps(parts, default=str)) / CHARS_PER_TOKEN)
+
+
+@dataclass(frozen=True)
+class BudgetSnapshot:
+    """The fleet's budget now: limits in force (operator overrides applied) and what is left of them."""
+
+    available: dict[str, float]
+    capacity: dict[str, float]
+    in_flight: int
+    max_in_flight: int
+    cooldown_s: float
+    chat_reserve: float
 
 
 @dataclass
@@ -192,18 +205,43 @@ class FleetBudget:
         await self._cool_down(keys=self._keys[3:4], args=[max(1, int(seconds * 1000))])
         log.warning("Claude answered %s: the whole fleet pauses for %.1fs", status, seconds)
 
+    async def snapshot(self) -> BudgetSnapshot:
+        s = self.settings
+        raw = await self._snapshot(keys=self._keys, args=[*self._limits(), s.llm_max_in_flight, s.llm_chat_reserve])
+        values = [float(v) for v in raw]
+        return BudgetSnapshot(
+            available=dict(zip(LIMIT_NAMES, values[0:3], strict=True)),
+            capacity=dict(zip(LIMIT_NAMES, values[3:6], strict=True)),
+            in_flight=int(values[6]),
+            max_in_flight=int(values[7]),
+            cooldown_s=values[8] / 1000,
+            chat_reserve=values[9],
+        )
+
+    async def override(self, limits: dict[str, float]) -> None:
+        """Sets limits for the whole fleet at once (what the operator does); unknown names are refused."""
+        unknown = set(limits) - set(OVERRIDABLE)
+        if unknown:
+            raise ValueError(f"not a budget setting: {', '.join(sorted(unknown))}")
+        for name, value in limits.items():
+            if not (0 <= value < 1 if name == "chat_reserve" else value >= 1):
+                raise ValueError(f"{name}={value} is out of range")
+        if limits:
+            await self.redis.hset(self.config_key, mapping=limits)  # type: ignore[misc]
+
+    async def clear_overrides(self) -> None:
+        """Back to every process's configured defaults (LLM_*)."""
+        await self.redis.delete(self.config_key)
+
     async def export_gauges(self) -> None:
         """Copies the shared budget into this process's gauges, so any replica's /metrics shows the fleet."""
-        values = [
-            float(v)
-            for v in await self._snapshot(keys=self._keys, args=[*self._limits(), self.settings.llm_max_in_flight])
-        ]
-        for index, name in enumerate(LIMIT_NAMES):
-            AVAILABLE.labels(name).set(values[index])
-            CAPACITY.labels(name).set(values[index + 3])
-        IN_FLIGHT.set(values[6])
-        MAX_IN_FLIGHT.set(values[7])
-        COOLDOWN.set(values[8] / 1000)
+        snap = await self.snapshot()
+        for name in LIMIT_NAMES:
+            AVAILABLE.labels(name).set(snap.available[name])
+            CAPACITY.labels(name).set(snap.capacity[name])
+        IN_FLIGHT.set(snap.in_flight)
+        MAX_IN_FLIGHT.set(snap.max_in_flight)
+        COOLDOWN.set(snap.cooldown_s)
 
     async def export_gauges_forever(self, interval_s: float = 5.0) -> None:
         while True:

@@ -120,14 +120,16 @@ if until_ms > current then redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(A
 return math.max(until_ms, current)
 """
 
-# ARGV: rpm, input_tpm, output_tpm, max_in_flight.
-# Read-only view for dashboards: {available req, inp, out, capacity req, inp, out, in_flight, max, cooldown_ms}.
+# ARGV: rpm, input_tpm, output_tpm, max_in_flight, chat_reserve.
+# A view for dashboards and the CLI (its only write folds in refunds that are due):
+# {available req, inp, out, capacity req, inp, out, in_flight, max_in_flight, cooldown_ms, chat_reserve}.
 SNAPSHOT = (
     _PRELUDE
     + """
 local in_flight = redis.call('ZCOUNT', KEYS[3], now, '+inf')
 local cool = math.max(0, tonumber(redis.call('GET', KEYS[4]) or '0') - now)
 return {math.floor(level_of('req')), math.floor(level_of('inp')), math.floor(level_of('out')),
-        caps.req, caps.inp, caps.out, in_flight, setting('max_in_flight', ARGV[4]), cool}
+        caps.req, caps.inp, caps.out, in_flight, setting('max_in_flight', ARGV[4]), cool,
+        tostring(setting('chat_reserve', ARGV[5]))}
 """
 )
