@@ -99,19 +99,24 @@ class Stack:
         return ["serve", service, "--host", self.host, "--port", str(port)]
 
     async def start(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """Starts every process, or none: a stack that fails to come up stops what it had started."""
         env = env or self.env()
-        self.start_embedded_redis()
-        migrate = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.cli", "migrate", env=env)
-        if await migrate.wait() != 0:
-            raise RuntimeError("database migration failed")
-        if self.simulated:
-            self._spawn("simulator", self._serve_args("simulator", self.ports.simulator), env)
-        self._spawn("saves", self._serve_args("saves", self.ports.saves), env)
-        self._spawn("chat", self._serve_args("chat", self.ports.chat), env)
-        self.start_workers(env)
-        self._spawn("gateway", self._serve_args("gateway", self.ports.gateway), env)
-        await self.wait_healthy()
         self.env_used = env
+        try:
+            self.start_embedded_redis()
+            migrate = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.cli", "migrate", env=env)
+            if await migrate.wait() != 0:
+                raise RuntimeError("database migration failed")
+            if self.simulated:
+                self._spawn("simulator", self._serve_args("simulator", self.ports.simulator), env)
+            self._spawn("saves", self._serve_args("saves", self.ports.saves), env)
+            self._spawn("chat", self._serve_args("chat", self.ports.chat), env)
+            self.start_workers(env)
+            self._spawn("gateway", self._serve_args("gateway", self.ports.gateway), env)
+            await self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
         return env
 
     def start_workers(self, env: dict[str, str]) -> None:

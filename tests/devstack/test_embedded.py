@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -67,3 +69,16 @@ async def test_resolution_prefers_the_environment(monkeypatch: pytest.MonkeyPatc
         "postgresql+asyncpg://app@db.example/estimator",
         False,
     )
+
+
+async def test_a_stack_that_cannot_start_leaves_no_process_behind(
+    tmp_path: Path, redis_url: str, database_url: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        broken = isolated_stack(Resolved(redis_url, database_url, False, False, tmp_path), tmp_path / "logs")
+        broken.ports = dataclasses.replace(broken.ports, gateway=taken.getsockname()[1])
+        with pytest.raises(RuntimeError, match="gateway"):
+            await broken.start()
+    assert broken.processes == {}
