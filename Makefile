@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest bench bench-read clean
 
 $(BIN)/estimator: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python -m loadtests.fleet_budget
+
+bench-read: install
+	$(BIN)/python -m loadtests.read_path
 
 clean:
 	rm -rf .estimator .pytest_cache .mypy_cache .ruff_cache
