@@ -46,6 +46,7 @@ ROUTES = {
 }
 K6_THRESHOLDS_CROSSED = 99
 SERVER_LATENCY = "estimator_http_request_duration_seconds"
+SERVER_REQUESTS = "estimator_http_requests_total"
 
 
 @dataclass
@@ -64,6 +65,7 @@ class RouteStats:
     error_rate: float
     target_met: bool
     server_p99: str
+    server_errors: str
 
 
 @dataclass
@@ -130,22 +132,31 @@ async def finished_save(api: httpx.AsyncClient, key: str, job_id: str, deadline:
     raise RuntimeError(f"seeding estimation {job_id} did not finish in time")
 
 
-async def server_histograms(urls: list[str]) -> dict[str, dict[float, float]]:
-    """Cumulative bucket counts of the gateways' own request-latency histogram, summed over replicas."""
-    buckets: dict[str, dict[float, float]] = {route: {} for route in ROUTES}
+@dataclass
+class GatewayCounts:
+    """Counters read from every gateway's /metrics and summed: latency buckets and responses by status."""
+
+    buckets: dict[str, dict[float, float]] = field(default_factory=lambda: {route: {} for route in ROUTES})
+    statuses: dict[str, dict[str, float]] = field(default_factory=lambda: {route: {} for route in ROUTES})
+
+
+async def gateway_counts(urls: list[str]) -> GatewayCounts:
+    counts = GatewayCounts()
     templates = {template: route for route, template in ROUTES.items()}
     async with httpx.AsyncClient(timeout=10) as client:
         for url in urls:
-            text = (await client.get(f"{url}/metrics")).text
-            for family in text_string_to_metric_families(text):
-                if family.name != SERVER_LATENCY:
-                    continue
+            for family in text_string_to_metric_families((await client.get(f"{url}/metrics")).text):
                 for sample in family.samples:
                     route = templates.get(sample.labels.get("route", ""))
-                    if sample.name.endswith("_bucket") and route and sample.labels["method"] == "GET":
+                    if route is None or sample.labels.get("method") != "GET":
+                        continue
+                    if sample.name == f"{SERVER_LATENCY}_bucket":
                         bound = float(sample.labels["le"])
-                        buckets[route][bound] = buckets[route].get(bound, 0.0) + sample.value
-    return buckets
+                        counts.buckets[route][bound] = counts.buckets[route].get(bound, 0.0) + sample.value
+                    elif sample.name == SERVER_REQUESTS:
+                        status = sample.labels["status"]
+                        counts.statuses[route][status] = counts.statuses[route].get(status, 0.0) + sample.value
+    return counts
 
 
 def bucket_p99(before: dict[float, float], after: dict[float, float]) -> str:
@@ -158,6 +169,13 @@ def bucket_p99(before: dict[float, float], after: dict[float, float]) -> str:
         if served[bound] >= 0.99 * total:
             return f"≤ {bound * 1000:.0f}" if bound != float("inf") else "> 30000"
     return "n/a"
+
+
+def non_2xx(before: dict[str, float], after: dict[str, float]) -> str:
+    """Answers other than 2xx the gateways gave between two scrapes, e.g. `503: 4`; k6 errors beyond these
+    never reached a gateway's handler (timeouts, refused or reset connections)."""
+    answered = {status: after[status] - before.get(status, 0.0) for status in after if not status.startswith("2")}
+    return ", ".join(f"{status}: {count:.0f}" for status, count in sorted(answered.items()) if count) or "none"
 
 
 class CpuMeter:
@@ -199,7 +217,7 @@ async def run_k6(stack: Stack, owners: list[Owner], urls: list[str], users: int,
         "SUMMARY": str(summary),
     }
     gateways = [name for name in stack.processes if name.startswith("gateway")][: len(urls)]
-    before = await server_histograms(urls)
+    before = await gateway_counts(urls)
     load_before = os.getloadavg()
     system_before = psutil.cpu_times()
     with (logs / f"k6-{users}-{len(urls)}.log").open("wb") as output:
@@ -228,17 +246,26 @@ async def run_k6(stack: Stack, owners: list[Owner], urls: list[str], users: int,
         raise RuntimeError(f"k6 exited with {k6.returncode}; see {output.name}")
     system_after = psutil.cpu_times()
     load_after = os.getloadavg()
-    after = await server_histograms(urls)
+    after = await gateway_counts(urls)
     data: dict[str, Any] = json.loads(summary.read_text())
     seconds = data["state"]["testRunDurationMs"] / 1000
     cores = meter.cores(seconds)
     busy = (system_after.user + system_after.system) - (system_before.user + system_before.system)
     cores["whole machine"] = busy / seconds
-    routes = {route: route_stats(data, route, seconds, bucket_p99(before[route], after[route])) for route in ROUTES}
+    routes = {
+        route: route_stats(
+            data,
+            route,
+            seconds,
+            bucket_p99(before.buckets[route], after.buckets[route]),
+            non_2xx(before.statuses[route], after.statuses[route]),
+        )
+        for route in ROUTES
+    }
     return Run(users, len(urls), seconds, routes, load_before, load_after, cores)
 
 
-def route_stats(data: dict[str, Any], route: str, seconds: float, server_p99: str) -> RouteStats:
+def route_stats(data: dict[str, Any], route: str, seconds: float, server_p99: str, server_errors: str) -> RouteStats:
     duration = data["metrics"][f"http_req_duration{{name:{route}}}"]
     failed = data["metrics"][f"http_req_failed{{name:{route}}}"]
     values = duration["values"]
@@ -250,6 +277,7 @@ def route_stats(data: dict[str, Any], route: str, seconds: float, server_p99: st
         error_rate=failed["values"]["rate"],
         target_met=all(t["ok"] for t in duration.get("thresholds", {}).values()),
         server_p99=server_p99,
+        server_errors=server_errors,
     )
 
 
@@ -297,11 +325,13 @@ def ratio(new: float, old: float) -> str:
 
 def report(runs: list[Run], owners: int, args: argparse.Namespace) -> str:
     header = (
-        "| users | gateways | route | req/s | p50 ms | p95 ms | p99 ms | errors | p99 < 200 ms | gateway-side p99 ms |"
+        "| users | gateways | route | req/s | p50 ms | p95 ms | p99 ms | errors | p99 < 200 ms | gateway-side p99 ms "
+        "| gateway non-2xx |"
     )
     rows = [
         f"| {r.users} | {r.replicas} | {route} | {s.rps:.0f} | {ms(s.p50)} | {ms(s.p95)} | {ms(s.p99)} | "
-        f"{100 * s.error_rate:.2f}% | {'yes' if s.target_met else 'no'} | {s.server_p99} |"
+        f"{100 * s.error_rate:.2f}% | {'yes' if s.target_met else 'no'} | {s.server_p99} | "
+        f"{s.server_errors} |"
         for r in runs
         for route, s in r.routes.items()
     ]
@@ -332,11 +362,13 @@ def report(runs: list[Run], owners: int, args: argparse.Namespace) -> str:
             "gateway; scaled: two gateways (user i → replica i % 2), same Redis, one saves replica, one PostgreSQL.",
             "",
             header,
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
-            "Latencies are k6's (client side, including time queued behind a busy CPU); the gateway-side p99 is the "
-            "bucket of the gateways' own histogram that holds it. Users wait for each answer, so when the service "
+            "Latencies and errors are k6's (client side, including time queued behind a busy CPU); the gateway-side "
+            "p99 is the bucket of the gateways' own histogram that holds it, and gateway non-2xx the answers other "
+            "than 2xx the gateways counted (k6 errors beyond them never reached a handler: timeouts, resets). "
+            "Users wait for each answer, so when the service "
             "slows down they poll less often: polls/user/s is about 0.95 when the stack keeps up (the first poll waits "
             "up to 1 s) and falls when it cannot.",
             "",
