@@ -26,7 +26,7 @@ class ChatContext:
 
     @classmethod
     def open(cls, settings: Settings) -> ChatContext:
-        redis = make_redis(settings.redis_url)
+        redis = make_redis(settings.redis_url, settings.redis_max_connections)
         return cls(
             settings=settings,
             claude=make_client(settings),
@@ -41,7 +41,7 @@ class ChatContext:
         await self.redis.aclose()
 
 
-def get_context(request: Request) -> ChatContext:
+async def get_context(request: Request) -> ChatContext:
     context: ChatContext = request.app.state.chat
     return context
 

@@ -30,7 +30,7 @@ saved estimates by chat. Every `/api` route needs `Authorization: Bearer <api ke
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    redis = make_redis(settings.redis_url)
+    redis = make_redis(settings.redis_url, settings.redis_max_connections)
     queue = await make_arq_pool(settings.redis_url)
     hub = JobEventHub(redis)
     hub.start()

@@ -17,6 +17,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from services.shared.errors import ApiError
+from services.shared.redis import make_pool
 from services.shared.settings import Settings
 
 
@@ -35,7 +36,12 @@ class _Outcome:
 
 class RateLimits:
     def __init__(self, settings: Settings) -> None:
-        self.storage = RedisStorage(storage_uri(settings.redis_url), implementation="redispy")
+        pool = make_pool(settings.redis_url, settings.redis_max_connections, decode_responses=False)
+        self.storage = RedisStorage(
+            storage_uri(settings.redis_url),
+            implementation="redispy",
+            connection_pool=pool,  # type: ignore[arg-type]  # limits types its options narrowly
+        )
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.rules: dict[str, RateLimitItem] = {
             "estimate": parse(settings.estimate_rate_limit),

@@ -29,7 +29,8 @@ class GatewayState:
     limits: RateLimits
 
 
-def get_state(request: Request) -> GatewayState:
+async def get_state(request: Request) -> GatewayState:
+    """Async on purpose: a plain function dependency would be sent to the thread pool on every request."""
     state: GatewayState = request.app.state.gateway
     return state
 

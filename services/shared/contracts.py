@@ -54,14 +54,9 @@ class JobState(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    def public(self) -> dict[str, Any]:
-        """The status document as the API returns it (no owner, no internal fields)."""
-        body = self.model_dump(mode="json", exclude={"owner"})
-        if self.save_id is None:
-            body.pop("save_id")
-        if self.error is None:
-            body.pop("error")
-        return body
+    def public_json(self) -> str:
+        """The status document as the API returns it: no owner, and no save_id or error until they exist."""
+        return self.model_dump_json(exclude={"owner"}, exclude_none=True)
 
 
 class JobInput(BaseModel):

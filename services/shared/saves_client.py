@@ -32,7 +32,8 @@ class SavesClient:
         self.http = httpx.AsyncClient(
             base_url=settings.saves_url,
             timeout=httpx.Timeout(10.0, connect=3.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            # Keep every connection alive: closing and reopening them under load costs more than idling.
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
             transport=transport,
         )
 

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
 
     # Infrastructure
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_max_connections: int = Field(default=200, ge=4, description="per process and pool")
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/estimator"
     db_pool_size: int = 10
     db_max_overflow: int = 10

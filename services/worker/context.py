@@ -29,7 +29,7 @@ class WorkerContext:
 
     @classmethod
     def open(cls, settings: Settings) -> WorkerContext:
-        redis = make_redis(settings.redis_url)
+        redis = make_redis(settings.redis_url, settings.redis_max_connections)
         return cls(
             settings=settings,
             redis=redis,
