@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.shared.contracts import ErrorInfo, JobStatus, Usage
+from services.shared.errors import ApiError
 from services.shared.github import parse_github_url
 
 
@@ -48,6 +50,16 @@ class JobStatusResponse(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorInfo
+
+
+_ID = re.compile(r"^[0-9A-Fa-f-]{1,64}$")
+
+
+def known_id(value: str) -> str:
+    """Ids are UUIDs; anything else cannot name a record, so it is a 404 (and is never forwarded)."""
+    if not _ID.match(value):
+        raise ApiError(404, "not_found", "no such record")
+    return value
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:

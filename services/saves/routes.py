@@ -23,6 +23,11 @@ from services.shared.internal import InternalAuth, Owner
 router = APIRouter(prefix="/internal", dependencies=[InternalAuth])
 
 
+def as_json(model: BaseModel) -> Response:
+    """Serialised by pydantic's own encoder: reads are the saves service's hot path, and a save is large."""
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
 class KeyLookup(BaseModel):
     key_hash: str = Field(min_length=64, max_length=64)
 
@@ -50,24 +55,24 @@ async def upsert_save(
     return result.save
 
 
-@router.get("/saves")
+@router.get("/saves", response_model=SavePage)
 async def list_saves(
     owner: Owner,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> SavePage:
-    return await saves_repo.list_saves(session, owner, limit, cursor)
+) -> Response:
+    return as_json(await saves_repo.list_saves(session, owner, limit, cursor))
 
 
-@router.get("/saves/by-job/{job_id}")
-async def get_save_by_job(job_id: str, owner: Owner, session: DbSession) -> SaveDetail:
-    return await saves_repo.get_save_by_job(session, owner, job_id)
+@router.get("/saves/by-job/{job_id}", response_model=SaveDetail)
+async def get_save_by_job(job_id: str, owner: Owner, session: DbSession) -> Response:
+    return as_json(await saves_repo.get_save_by_job(session, owner, job_id))
 
 
-@router.get("/saves/by-job/{job_id}/chat")
-async def chat_history(job_id: str, owner: Owner, session: DbSession) -> ChatHistory:
-    return await chat_repo.chat_history(session, owner, job_id)
+@router.get("/saves/by-job/{job_id}/chat", response_model=ChatHistory)
+async def chat_history(job_id: str, owner: Owner, session: DbSession) -> Response:
+    return as_json(await chat_repo.chat_history(session, owner, job_id))
 
 
 @router.post("/saves/by-job/{job_id}/chat")
@@ -75,9 +80,9 @@ async def append_chat_turn(job_id: str, body: ChatTurnCreate, owner: Owner, sess
     return await chat_repo.append_chat_turn(session, owner, job_id, body)
 
 
-@router.get("/saves/{save_id}")
-async def get_save(save_id: str, owner: Owner, session: DbSession) -> SaveDetail:
-    return await saves_repo.get_save(session, owner, save_id)
+@router.get("/saves/{save_id}", response_model=SaveDetail)
+async def get_save(save_id: str, owner: Owner, session: DbSession) -> Response:
+    return as_json(await saves_repo.get_save(session, owner, save_id))
 
 
 @router.patch("/saves/{save_id}")

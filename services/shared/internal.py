@@ -25,16 +25,14 @@ def internal_headers(settings: Settings, owner: str | None = None) -> dict[str, 
     return headers
 
 
-def require_internal_token(
-    settings: Annotated[Settings, Depends(get_settings)],
-    token: Annotated[str, Header(alias=TOKEN_HEADER)] = "",
-) -> None:
-    expected = settings.internal_token.get_secret_value()
+async def require_internal_token(token: Annotated[str, Header(alias=TOKEN_HEADER)] = "") -> None:
+    """Async, like every dependency on a hot path: FastAPI runs plain functions in its thread pool."""
+    expected = get_settings().internal_token.get_secret_value()
     if expected and not hmac.compare_digest(token.encode(), expected.encode()):
         raise ApiError(401, "unauthorized", "missing or invalid internal token")
 
 
-def require_owner(owner: Annotated[str, Header(alias=OWNER_HEADER)] = "") -> str:
+async def require_owner(owner: Annotated[str, Header(alias=OWNER_HEADER)] = "") -> str:
     if not owner:
         raise ApiError(401, "unauthorized", "missing owner")
     return owner

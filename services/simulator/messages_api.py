@@ -21,7 +21,9 @@ from services.simulator.wire import CountTokensRequest, MessagesRequest
 RequestT = TypeVar("RequestT", bound=CountTokensRequest)
 
 
-def require_api_key(x_api_key: Annotated[str, Header()] = "", authorization: Annotated[str, Header()] = "") -> None:
+async def require_api_key(
+    x_api_key: Annotated[str, Header()] = "", authorization: Annotated[str, Header()] = ""
+) -> None:
     """Any key is accepted, but one must be sent, in either header the SDK uses."""
     scheme, _, token = authorization.partition(" ")
     if not x_api_key.strip() and not (scheme.lower() == "bearer" and token.strip()):

@@ -64,7 +64,18 @@ async def test_oversized_chunked_body_is_a_413(client: httpx.AsyncClient) -> Non
     assert response.status_code == 413
 
 
-@pytest.mark.parametrize("path", ["/api/estimate/nope/status", "/api/estimate/nope/events", "/api/saves/nope"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/estimate/nope/status",
+        "/api/estimate/nope/events",
+        "/api/estimate/nope/chat",
+        "/api/saves/nope",
+        "/api/saves/..",
+        "/api/saves/%2E%2E",
+        "/api/estimate/..%2F..%2Fkeys/chat",
+    ],
+)
 async def test_unknown_ids_are_404(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 404

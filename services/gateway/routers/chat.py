@@ -10,7 +10,8 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from services.gateway.auth import CurrentOwner
-from services.gateway.schemas import error_responses
+from services.gateway.routers.saves import relay
+from services.gateway.schemas import error_responses, known_id
 from services.gateway.state import GatewayState, State
 from services.shared.contracts import ChatHistory, ChatReply, ChatRequest
 from services.shared.errors import ApiError, error_from_response
@@ -56,7 +57,7 @@ async def chat(
     await _require_chattable(state, owner, job_id)
     upstream_request = state.chat.build_request(
         "POST",
-        f"/internal/chat/{job_id}",
+        f"/internal/chat/{known_id(job_id)}",
         json=body.model_dump(),
         headers={**internal_headers(state.settings, owner), "Accept": accept},
     )
@@ -87,5 +88,5 @@ async def chat(
     responses=error_responses(401, 404, 503),
     summary="The chat history of an estimate, oldest first",
 )
-async def chat_history(job_id: str, owner: CurrentOwner, state: State) -> ChatHistory:
-    return await state.saves.chat_history(owner, job_id)
+async def chat_history(job_id: str, owner: CurrentOwner, state: State) -> Response:
+    return relay(await state.saves.request("GET", f"/internal/saves/by-job/{known_id(job_id)}/chat", owner))
