@@ -36,6 +36,8 @@ async def _use_local_stack_config() -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    from services.shared.internal import SERVER_KEEPALIVE_S
+
     settings = get_settings()
     uvicorn.run(
         SERVICES[args.service],
@@ -45,6 +47,7 @@ def _serve(args: argparse.Namespace) -> None:
         log_level=settings.log_level.lower(),
         proxy_headers=False,
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=SERVER_KEEPALIVE_S,
     )
 
 

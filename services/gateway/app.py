@@ -16,6 +16,7 @@ from services.gateway.routers import chat, estimates, saves
 from services.gateway.state import GatewayState
 from services.shared.budget import FleetBudget
 from services.shared.errors import install_error_handlers
+from services.shared.internal import INTERNAL_KEEPALIVE_S
 from services.shared.jobs import JobStore
 from services.shared.observability import install_observability
 from services.shared.redis import make_arq_pool, make_redis
@@ -41,7 +42,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         queue=queue,
         saves=SavesClient(settings),
         chat=httpx.AsyncClient(
-            base_url=settings.chat_url, timeout=httpx.Timeout(settings.anthropic_timeout_s, connect=3.0)
+            base_url=settings.chat_url,
+            timeout=httpx.Timeout(settings.anthropic_timeout_s, connect=3.0),
+            limits=httpx.Limits(keepalive_expiry=INTERNAL_KEEPALIVE_S),
         ),
         hub=hub,
         limits=RateLimits(settings),

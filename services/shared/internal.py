@@ -14,6 +14,11 @@ from fastapi import Depends, Header
 from services.shared.errors import ApiError
 from services.shared.settings import Settings, get_settings
 
+# Callers drop idle connections well before servers close them, so no request is ever sent on a
+# connection the server is closing at that moment (it fails as a ReadError under load).
+INTERNAL_KEEPALIVE_S = 2.0
+SERVER_KEEPALIVE_S = 15
+
 OWNER_HEADER = "X-Estimator-Owner"
 TOKEN_HEADER = "X-Internal-Token"
 

@@ -19,7 +19,7 @@ from services.shared.contracts import (
     SaveDetail,
 )
 from services.shared.errors import ApiError, error_from_response
-from services.shared.internal import internal_headers
+from services.shared.internal import INTERNAL_KEEPALIVE_S, internal_headers
 from services.shared.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -34,7 +34,11 @@ class SavesClient:
             timeout=httpx.Timeout(10.0, connect=3.0),
             # A small pool, all kept alive: the pool probes every idle connection on each request, and
             # reopening connections under load costs more still; saves answers in milliseconds.
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+            # Idle connections are dropped here before the server's keep-alive timeout closes them there,
+            # so a request never goes out on a connection the server is closing (seen as ReadError).
+            limits=httpx.Limits(
+                max_connections=32, max_keepalive_connections=32, keepalive_expiry=INTERNAL_KEEPALIVE_S
+            ),
             transport=transport,
         )
 
