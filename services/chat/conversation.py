@@ -27,7 +27,7 @@ from services.shared.contracts import (
     SaveDetail,
     Usage,
 )
-from services.shared.estimate_bundle import build_bundle, repo_of
+from services.shared.estimate_bundle import build_bundle, repo_of, stored_fields
 from services.shared.estimation.models import ClaudeEstimate, EstimateRevision, Financials
 from services.shared.estimation.prompt import build_chat_system
 from services.shared.estimation.schema import REVISE_TOOL_NAME, revise_tool
@@ -119,14 +119,7 @@ class Turn:
             usage=None,
             revision=self.save.revision + 1,
         )
-        revision = RevisionCreate(
-            estimate_data=bundle.estimate_data,
-            financials_data=bundle.financials_data,
-            cross_check=bundle.cross_check,
-            report_markdown=bundle.report_markdown,
-            totals=bundle.totals,
-            reason=revised.reason,
-        )
+        revision = RevisionCreate(reason=revised.reason, **stored_fields(bundle))
         totals = bundle.totals
         summary = (
             f"Saved as revision {self.save.revision + 1}: expected {totals.expected_hours} h, "

@@ -52,6 +52,17 @@ def build_bundle(
     )
 
 
+def stored_fields(bundle: EstimateBundle) -> dict[str, Any]:
+    """What a save and a revision both store of an estimate, so the two can never drift apart."""
+    return {
+        "estimate_data": bundle.estimate_data,
+        "financials_data": bundle.financials_data,
+        "cross_check": bundle.cross_check,
+        "report_markdown": bundle.report_markdown,
+        "totals": bundle.totals,
+    }
+
+
 def repo_of(estimate_data: dict[str, Any]) -> RepoFacts | None:
     raw = estimate_data.get(REPOSITORY_KEY)
     return RepoFacts.model_validate(raw) if raw else None

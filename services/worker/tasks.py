@@ -17,7 +17,7 @@ from arq import Retry
 from services.shared.claude_calls import ClaudeCallError
 from services.shared.contracts import JobInput, SaveCreate, Usage
 from services.shared.errors import ApiError
-from services.shared.estimate_bundle import build_bundle
+from services.shared.estimate_bundle import build_bundle, stored_fields
 from services.shared.estimation.methodology import MODEL_DOCUMENT
 from services.shared.github import GitHubError, RepoSummary, fetch_repo_summary
 from services.shared.jobs import JobStore
@@ -137,12 +137,8 @@ async def _estimate(
             requirements_md=job_input.requirements_md,
             github_url=job_input.github_url,
             model_md=MODEL_DOCUMENT,
-            report_markdown=bundle.report_markdown,
-            estimate_data=bundle.estimate_data,
-            financials_data=bundle.financials_data,
-            cross_check=bundle.cross_check,
-            totals=bundle.totals,
             usage=usage,
+            **stored_fields(bundle),
         )
     )
     await store.update(

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from services.gateway.auth import CurrentOwner
+from services.gateway.routers.estimates import live_job
 from services.gateway.routers.saves import relay
 from services.gateway.schemas import error_responses, known_id
 from services.gateway.state import GatewayState, State
@@ -23,7 +24,7 @@ EVENT_STREAM = "text/event-stream"
 
 async def _require_chattable(state: GatewayState, owner: str, job_id: str) -> None:
     """Jobs still in Redis are checked here; older ones are resolved by the chat service through their save."""
-    job = await state.store.get(job_id) if len(job_id) <= 64 else None
+    job = await live_job(state, job_id)
     if job is None:
         return
     if job.owner != owner:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from services.gateway.auth import CurrentOwner
-from services.gateway.schemas import EstimateAccepted, EstimateRequest, JobStatusResponse, error_responses
+from services.gateway.schemas import EstimateAccepted, EstimateRequest, JobStatusResponse, error_responses, is_known_id
 from services.gateway.state import GatewayState, State
 from services.shared.contracts import TERMINAL_STATUSES, JobInput, JobState
 from services.shared.errors import ApiError
@@ -20,9 +20,14 @@ SSE_PING_S = 15
 MAX_IDEMPOTENCY_KEY = 200
 
 
+async def live_job(state: GatewayState, job_id: str) -> JobState | None:
+    """The job while it is in Redis; an id that cannot name a job costs no Redis call."""
+    return await state.store.get(job_id) if is_known_id(job_id) else None
+
+
 async def owned_job(state: GatewayState, owner: str, job_id: str) -> JobState:
     """The job if it exists and belongs to `owner`; 404 otherwise, so ids reveal nothing."""
-    job = await state.store.get(job_id) if len(job_id) <= 64 else None
+    job = await live_job(state, job_id)
     if job is None or job.owner != owner:
         raise ApiError(404, "not_found", "no such job")
     return job
