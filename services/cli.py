@@ -13,7 +13,10 @@ from collections.abc import Sequence
 import uvicorn
 
 from services.shared.observability import configure_logging
-from services.shared.settings import get_settings
+from services.shared.settings import Settings, get_settings
+
+# A lookup that started before the revocation may still be waiting on the saves service this long.
+REVOKED_MARKER_MARGIN_S = 30
 
 SERVICES = {
     "gateway": "services.gateway.app:create_app",
@@ -84,9 +87,8 @@ async def _keys(args: argparse.Namespace) -> int:
                     print(f"Created key {key_id} for owner {args.owner!r}. It is shown once; store it now:\n{key}")
             elif args.keys_command == "revoke":
                 revoked = await revoke_key(session, args.key)
-                await session.commit()
-                await _forget_cached_auth(settings.redis_url)
-                print(f"Revoked {revoked} key(s).")
+                await _announce(settings, revoked)
+                print(f"Revoked {len(revoked)} key(s).")
                 return 0 if revoked else 1
             else:
                 for row in await list_keys(session, args.owner):
@@ -96,16 +98,17 @@ async def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _forget_cached_auth(redis_url: str) -> None:
-    """Drops every cached key→owner answer so the revocation is effective at once on every gateway."""
-    from services.shared.apikeys import AUTH_CACHE_PREFIX
+async def _announce(settings: Settings, key_hashes: list[str]) -> None:
+    """Makes the revocation effective at once on every gateway (their caches hear it from Redis)."""
+    from redis.exceptions import RedisError
+
+    from services.shared.apikeys import announce_revocations
     from services.shared.redis import make_redis
 
-    redis = make_redis(redis_url)
+    redis = make_redis(settings.redis_url)
     try:
-        async for key in redis.scan_iter(f"{AUTH_CACHE_PREFIX}*", count=500):
-            await redis.delete(key)
-    except OSError:
+        await announce_revocations(redis, key_hashes, marker_ttl_s=settings.auth_cache_ttl_s + REVOKED_MARKER_MARGIN_S)
+    except (OSError, RedisError):
         print(
             "warning: Redis unreachable; gateways may accept the key until their cache expires",
             file=sys.stderr,

@@ -50,9 +50,12 @@ class _Revision:
 class Turn:
     """State of one turn: the messages sent so far, the text streamed and the usage spent."""
 
-    def __init__(self, context: ChatContext, save: SaveDetail, on_text: TextSink, on_restart: TextSink) -> None:
+    def __init__(
+        self, context: ChatContext, save: SaveDetail, methodology: str, on_text: TextSink, on_restart: TextSink
+    ) -> None:
         self.context = context
         self.save = save
+        self.methodology = methodology
         self.on_text = on_text
         self.on_restart = on_restart
         self.usage = Usage()
@@ -63,7 +66,7 @@ class Turn:
         settings = self.context.settings
         client: AsyncAnthropic = self.context.claude
         system = build_chat_system(
-            self.save.model_md,
+            self.methodology,
             self.save.name,
             self.save.revision,
             ClaudeEstimate.model_validate(self.save.estimate_data),
@@ -138,7 +141,8 @@ async def chat_turn(
 ) -> ChatReply:
     save = await context.saves.get_save_by_job(owner, job_id)
     history = await context.saves.chat_history(owner, job_id)
-    turn = Turn(context, save, on_text, on_restart)
+    methodology = await context.saves.methodology(save.methodology_version)
+    turn = Turn(context, save, methodology.content, on_text, on_restart)
     messages: list[dict[str, Any]] = [
         {"role": m.role, "content": m.content} for m in history.messages[-HISTORY_MESSAGES:]
     ]

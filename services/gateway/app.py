@@ -11,14 +11,17 @@ from fastapi import FastAPI
 
 from services.gateway.body_limit import BodyLimitMiddleware
 from services.gateway.events import JobEventHub
+from services.gateway.key_cache import KeyCache
 from services.gateway.ratelimit import RateLimits
-from services.gateway.routers import chat, estimates, saves
+from services.gateway.routers import chat, estimates, methodology, saves
 from services.gateway.state import GatewayState
+from services.shared.apikeys import CACHE_OWNER, REVOKED_CHANNEL
 from services.shared.budget import FleetBudget
 from services.shared.errors import install_error_handlers
 from services.shared.internal import INTERNAL_KEEPALIVE_S
 from services.shared.jobs import JobStore
 from services.shared.observability import install_observability
+from services.shared.read_model import ReadModel
 from services.shared.redis import make_arq_pool, make_redis
 from services.shared.saves_client import SavesClient
 from services.shared.settings import get_settings
@@ -33,14 +36,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     redis = make_redis(settings.redis_url, settings.redis_max_connections)
     queue = await make_arq_pool(settings.redis_url)
-    hub = JobEventHub(redis)
+    keys = KeyCache(settings.auth_local_ttl_s)
+    hub = JobEventHub(redis, listeners={REVOKED_CHANNEL: keys})
     hub.start()
+    saves = SavesClient(settings)
     state = GatewayState(
         settings=settings,
         redis=redis,
         store=JobStore(redis, settings.job_ttl_s),
         queue=queue,
-        saves=SavesClient(settings),
+        saves=saves,
         chat=httpx.AsyncClient(
             base_url=settings.chat_url,
             timeout=httpx.Timeout(settings.anthropic_timeout_s, connect=3.0),
@@ -48,6 +53,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ),
         hub=hub,
         limits=RateLimits(settings),
+        keys=keys,
+        cache_owner=redis.register_script(CACHE_OWNER),
+        reads=ReadModel(redis, settings.read_model_ttl_s),
     )
     app.state.gateway = state
     gauges = asyncio.create_task(FleetBudget(redis, settings).export_gauges_forever(), name="budget-gauges")
@@ -69,6 +77,7 @@ def create_app() -> FastAPI:
     app.include_router(estimates.router)
     app.include_router(chat.router)
     app.include_router(saves.router)
+    app.include_router(methodology.router)
 
     async def redis_ready() -> None:
         await app.state.gateway.redis.ping()

@@ -1,8 +1,9 @@
 """API-key authentication for every /api route.
 
-Keys are looked up by their sha256 in the saves service and the answer is cached in Redis for a short
-while, so the hot status path costs one Redis GET for auth and never touches SQL. `estimator keys
-revoke` deletes the cache entry, so a revoked key stops working at once.
+A key's owner is found in three places, cheapest first: this process's KeyCache (no I/O, so the status
+route costs one Redis call in all), then Redis (shared by the gateways), then the saves service. A
+revocation (`estimator keys revoke`) removes the key from Redis and, by pub/sub, from every process's
+cache at once.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.gateway.state import State
-from services.shared.apikeys import auth_cache_key, hash_key
+from services.gateway.state import GatewayState, State
+from services.shared.apikeys import auth_cache_key, hash_key, revoked_marker
 from services.shared.errors import ApiError
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `estimator keys create`.")
@@ -22,29 +23,40 @@ NEGATIVE_TTL_S = 10
 MAX_KEY_CHARS = 200
 
 
-async def authenticate(
-    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> str:
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "missing API key: send Authorization: Bearer <key>",
-            {"WWW-Authenticate": "Bearer"},
-        )
-    key = credentials.credentials
-    if len(key) > MAX_KEY_CHARS:
-        raise ApiError(401, "unauthorized", "unknown API key", {"WWW-Authenticate": "Bearer"})
-    key_hash = hash_key(key)
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
+
+
+async def _owner_for(state: GatewayState, key_hash: str) -> str:
+    cached = state.keys.get(key_hash)
+    if cached is not None:
+        return cached
+    # A revocation heard while this lookup runs must win over the answer the lookup brings back.
+    revocations_seen = state.keys.revocations
     cache_key = auth_cache_key(key_hash)
     owner = await state.redis.get(cache_key)
     if owner is None:
         owner = await state.saves.owner_for_key_hash(key_hash) or _UNKNOWN
         ttl = state.settings.auth_cache_ttl_s if owner != _UNKNOWN else NEGATIVE_TTL_S
-        await state.redis.set(cache_key, owner, ex=ttl)
+        await state.cache_owner(keys=[cache_key, revoked_marker(key_hash)], args=[owner, ttl])
+    owner = str(owner)
+    if owner != _UNKNOWN:
+        state.keys.put(key_hash, owner, revocations_seen)
+    return owner
+
+
+async def authenticate(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise _unauthorized("missing API key: send Authorization: Bearer <key>")
+    key = credentials.credentials
+    if len(key) > MAX_KEY_CHARS:
+        raise _unauthorized("unknown API key")
+    owner = await _owner_for(state, hash_key(key))
     if owner == _UNKNOWN:
-        raise ApiError(401, "unauthorized", "unknown API key", {"WWW-Authenticate": "Bearer"})
-    return str(owner)
+        raise _unauthorized("unknown API key")
+    return owner
 
 
 CurrentOwner = Annotated[str, Depends(authenticate)]

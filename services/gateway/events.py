@@ -4,6 +4,9 @@ A client may be connected to any replica while the worker publishes from anywher
 listens to every job's channel (`PSUBSCRIBE`) and hands each message to the local connections watching
 that job. That costs one Redis connection per process instead of one per client, and no connection
 polls. Job events are few (a handful per job), so receiving all of them is cheap.
+
+The same connection carries other process-wide announcements (key revocations) to `Listener`s, which
+are told when the subscription is up and when it is lost, since a message sent meanwhile is gone.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -26,9 +30,16 @@ QUEUE_SIZE = 64
 RECONNECT_DELAY_S = 1.0
 
 
+class Listener(Protocol):
+    def connected(self) -> None: ...
+    def lost(self) -> None: ...
+    def message(self, data: str) -> None: ...
+
+
 class JobEventHub:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, listeners: Mapping[str, Listener] | None = None) -> None:
         self.redis = redis
+        self.listeners = dict(listeners or {})
         self.watchers: dict[str, set[asyncio.Queue[JobState]]] = defaultdict(set)
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -61,15 +72,26 @@ class JobEventHub:
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.psubscribe(PATTERN)
+                if self.listeners:
+                    await pubsub.subscribe(*self.listeners)
                 self.ready.set()
                 async for message in pubsub.listen():
-                    if message.get("type") == "pmessage":
-                        self._dispatch(str(message["channel"]), str(message["data"]))
+                    kind, channel = message.get("type"), str(message.get("channel"))
+                    if kind == "pmessage":
+                        self._dispatch(channel, str(message["data"]))
+                    elif channel in self.listeners:
+                        if kind == "message":
+                            self.listeners[channel].message(str(message["data"]))
+                        elif kind == "subscribe":
+                            # Redis confirms the subscription: from here on no announcement can be missed.
+                            self.listeners[channel].connected()
             except (RedisConnectionError, OSError) as exc:
-                self.ready.clear()
                 log.warning("job event subscription lost (%s); reconnecting", exc)
                 await asyncio.sleep(RECONNECT_DELAY_S)
             finally:
+                self.ready.clear()
+                for listener in self.listeners.values():
+                    listener.lost()
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _dispatch(self, channel: str, data: str) -> None:

@@ -9,10 +9,13 @@ import httpx
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 from fastapi import Depends, Request
+from redis.commands.core import AsyncScript
 
 from services.gateway.events import JobEventHub
+from services.gateway.key_cache import KeyCache
 from services.gateway.ratelimit import RateLimits
 from services.shared.jobs import JobStore
+from services.shared.read_model import ReadModel
 from services.shared.saves_client import SavesClient
 from services.shared.settings import Settings
 
@@ -27,6 +30,9 @@ class GatewayState:
     chat: httpx.AsyncClient
     hub: JobEventHub
     limits: RateLimits
+    keys: KeyCache
+    cache_owner: AsyncScript
+    reads: ReadModel
 
 
 async def get_state(request: Request) -> GatewayState:

@@ -1,5 +1,8 @@
 """The saves service: the only process holding database connections (one pool to size, one schema owner).
 
+It owns saves, their revisions and chat history, the methodology versions, and API keys; it also keeps
+the read model in Redis that lets gateways serve saves reads without calling it.
+
 Run with `uvicorn --factory services.saves.app:create_app`.
 """
 
@@ -15,6 +18,8 @@ from services.saves.db import make_engine, make_sessionmaker
 from services.saves.routes import router
 from services.shared.errors import install_error_handlers
 from services.shared.observability import install_observability
+from services.shared.read_model import ReadModel
+from services.shared.redis import make_redis
 from services.shared.settings import get_settings
 
 SERVICE_NAME = "saves"
@@ -24,11 +29,14 @@ SERVICE_NAME = "saves"
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     engine = make_engine(settings.database_url, settings)
+    redis = make_redis(settings.redis_url, settings.redis_max_connections)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.read_model = ReadModel(redis, settings.read_model_ttl_s)
     try:
         yield
     finally:
+        await redis.aclose()
         await engine.dispose()
 
 
@@ -39,7 +47,10 @@ def create_app() -> FastAPI:
         async with app.state.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
+    async def redis_ready() -> None:
+        await app.state.read_model.redis.ping()
+
     install_error_handlers(app)
-    install_observability(app, SERVICE_NAME, {"database": database_ready})
+    install_observability(app, SERVICE_NAME, {"database": database_ready, "redis": redis_ready})
     app.include_router(router)
     return app

@@ -43,18 +43,19 @@ async def create_key(session: AsyncSession, owner: str) -> tuple[str, str]:
     return str(row.key_id), key
 
 
-async def revoke_key(session: AsyncSession, key_id_or_prefix: str) -> int:
-    """Revokes by key id, or by prefix (with or without `est_`); returns how many keys were revoked."""
+async def revoke_key(session: AsyncSession, key_id_or_prefix: str) -> list[str]:
+    """Revokes by key id, or by prefix (with or without `est_`); returns the hashes of the keys revoked,
+    which the caller announces to the gateways' caches."""
     try:
         match = ApiKey.key_id == uuid.UUID(key_id_or_prefix)
     except ValueError:
         match = ApiKey.prefix == _display_prefix(key_id_or_prefix)
     revoked = await session.scalars(
-        update(ApiKey).where(match, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow()).returning(ApiKey.key_id)
+        update(ApiKey).where(match, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow()).returning(ApiKey.key_hash)
     )
-    count = len(revoked.all())
+    hashes = list(revoked.all())
     await session.commit()
-    return count
+    return hashes
 
 
 async def list_keys(session: AsyncSession, owner: str | None) -> list[ApiKeyInfo]:

@@ -69,6 +69,19 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JsonDocument, datetime: UtcDateTime}
 
 
+class Methodology(Base):
+    """The estimation methodology, stored once per version: every save refers to the one it was made with.
+
+    It is 25 KB of prose that only changes with a release, so saves (and their reads) do not carry it.
+    """
+
+    __tablename__ = "methodologies"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Save(Base):
     """A finished estimate with its current revision inlined, so reading a save is one row."""
 
@@ -82,7 +95,7 @@ class Save(Base):
     revision: Mapped[int] = mapped_column(Integer)
     github_url: Mapped[str | None] = mapped_column(String(500))
     requirements_md: Mapped[str] = mapped_column(Text)
-    model_md: Mapped[str] = mapped_column(Text)
+    methodology_version: Mapped[str] = mapped_column(ForeignKey("methodologies.version"))
     report_markdown: Mapped[str] = mapped_column(Text)
     estimate_data: Mapped[dict[str, Any]]
     financials_data: Mapped[dict[str, Any]]

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
 from services.saves import chat_repo, keys, saves_repo
+from services.saves.read_through import Reads, serve, writing
 from services.saves.session import DbSession
 from services.shared.contracts import (
     ChatHistory,
     ChatTurnCreate,
+    Methodology,
     SaveCreate,
     SaveDetail,
     SavePage,
@@ -19,13 +21,9 @@ from services.shared.contracts import (
 )
 from services.shared.errors import ApiError
 from services.shared.internal import InternalAuth, Owner
+from services.shared.read_model import chat_view, list_view, save_view
 
 router = APIRouter(prefix="/internal", dependencies=[InternalAuth])
-
-
-def as_json(model: BaseModel) -> Response:
-    """Serialised by pydantic's own encoder: reads are the saves service's hot path, and a save is large."""
-    return Response(model.model_dump_json(), media_type="application/json")
 
 
 class KeyLookup(BaseModel):
@@ -46,11 +44,12 @@ async def lookup_key(body: KeyLookup, session: DbSession) -> KeyOwner:
 
 @router.put("/saves/by-job/{job_id}")
 async def upsert_save(
-    job_id: str, body: SaveCreate, owner: Owner, session: DbSession, response: Response
+    job_id: str, body: SaveCreate, owner: Owner, session: DbSession, reads: Reads, response: Response
 ) -> SaveDetail:
     if body.owner != owner or body.job_id != job_id:
         raise ApiError(422, "validation_error", "the body's owner and job_id must match the request's")
-    result = await saves_repo.upsert_from_job(session, body)
+    async with writing(reads, owner):
+        result = await saves_repo.upsert_from_job(session, body)
     response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
     return result.save
 
@@ -59,37 +58,56 @@ async def upsert_save(
 async def list_saves(
     owner: Owner,
     session: DbSession,
+    reads: Reads,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    return as_json(await saves_repo.list_saves(session, owner, limit, cursor))
+    generation = await reads.generation(owner)
+    page = await saves_repo.list_saves(session, owner, limit, cursor)
+    return await serve(reads, owner, generation, list_view(limit, cursor), page)
 
 
 @router.get("/saves/by-job/{job_id}", response_model=SaveDetail)
 async def get_save_by_job(job_id: str, owner: Owner, session: DbSession) -> Response:
-    return as_json(await saves_repo.get_save_by_job(session, owner, job_id))
+    save = await saves_repo.get_save_by_job(session, owner, job_id)
+    return Response(save.model_dump_json(), media_type="application/json")
 
 
 @router.get("/saves/by-job/{job_id}/chat", response_model=ChatHistory)
-async def chat_history(job_id: str, owner: Owner, session: DbSession) -> Response:
-    return as_json(await chat_repo.chat_history(session, owner, job_id))
+async def chat_history(job_id: str, owner: Owner, session: DbSession, reads: Reads) -> Response:
+    generation = await reads.generation(owner)
+    history = await chat_repo.chat_history(session, owner, job_id)
+    return await serve(reads, owner, generation, chat_view(job_id), history)
 
 
 @router.post("/saves/by-job/{job_id}/chat")
-async def append_chat_turn(job_id: str, body: ChatTurnCreate, owner: Owner, session: DbSession) -> SaveDetail:
-    return await chat_repo.append_chat_turn(session, owner, job_id, body)
+async def append_chat_turn(
+    job_id: str, body: ChatTurnCreate, owner: Owner, session: DbSession, reads: Reads
+) -> SaveDetail:
+    async with writing(reads, owner):
+        return await chat_repo.append_chat_turn(session, owner, job_id, body)
 
 
 @router.get("/saves/{save_id}", response_model=SaveDetail)
-async def get_save(save_id: str, owner: Owner, session: DbSession) -> Response:
-    return as_json(await saves_repo.get_save(session, owner, save_id))
+async def get_save(save_id: str, owner: Owner, session: DbSession, reads: Reads) -> Response:
+    generation = await reads.generation(owner)
+    save = await saves_repo.get_save(session, owner, save_id)
+    return await serve(reads, owner, generation, save_view(save_id), save)
 
 
 @router.patch("/saves/{save_id}")
-async def rename_save(save_id: str, body: SaveRename, owner: Owner, session: DbSession) -> SaveDetail:
-    return await saves_repo.rename_save(session, owner, save_id, body)
+async def rename_save(save_id: str, body: SaveRename, owner: Owner, session: DbSession, reads: Reads) -> SaveDetail:
+    async with writing(reads, owner):
+        return await saves_repo.rename_save(session, owner, save_id, body)
 
 
 @router.delete("/saves/{save_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_save(save_id: str, owner: Owner, session: DbSession) -> None:
-    await saves_repo.delete_save(session, owner, save_id)
+async def delete_save(save_id: str, owner: Owner, session: DbSession, reads: Reads) -> None:
+    async with writing(reads, owner):
+        await saves_repo.delete_save(session, owner, save_id)
+
+
+@router.get("/methodologies/{version}")
+async def get_methodology(version: str, session: DbSession) -> Methodology:
+    """Not owned: the methodology is the same document for everyone who was estimated with it."""
+    return await saves_repo.get_methodology(session, version)

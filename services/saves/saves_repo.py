@@ -13,9 +13,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.saves.cursor import decode_cursor, encode_cursor
-from services.saves.models import Save, SaveRevision, utcnow
+from services.saves.models import Methodology, Save, SaveRevision, utcnow
+from services.shared.contracts import Methodology as MethodologyDoc
 from services.shared.contracts import SaveCreate, SaveDetail, SavePage, SaveRename, SaveSummary, Totals, Usage
 from services.shared.errors import ApiError
+from services.shared.estimation.methodology import version_of
 
 SAVE_STATUS_READY = "ready"
 INITIAL_REASON = "initial estimate"
@@ -50,7 +52,7 @@ def to_detail(row: Save) -> SaveDetail:
         totals=Totals.model_validate(row.totals),
         github_url=row.github_url,
         requirements_md=row.requirements_md,
-        model_md=row.model_md,
+        methodology_version=row.methodology_version,
         report_markdown=row.report_markdown,
         estimate_data=row.estimate_data,
         financials_data=row.financials_data,
@@ -63,20 +65,45 @@ def owned_by_job(owner: str, job_id: str) -> Select[Save]:
     return select(Save).where(Save.owner == owner, Save.job_id == job_id)
 
 
+def _dialect_insert(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 async def _insert_unless_job_exists(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
     """INSERT … ON CONFLICT (job_id) DO NOTHING: a retried job can never race itself into two saves."""
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
-        dialect_insert(Save).values(values).on_conflict_do_nothing(index_elements=[Save.job_id]).returning(Save.save_id)
+        _dialect_insert(session)(Save)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=[Save.job_id])
+        .returning(Save.save_id)
     )
     inserted: uuid.UUID | None = (await session.execute(statement)).scalar_one_or_none()
     return inserted
+
+
+async def _store_methodology(session: AsyncSession, version: str, content: str) -> None:
+    """Versions are named by their content, so a version can only ever hold one text."""
+    if version_of(content) != version:
+        raise ApiError(422, "validation_error", "methodology_version does not match methodology_md")
+    await session.execute(
+        _dialect_insert(session)(Methodology)
+        .values(version=version, content=content, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[Methodology.version])
+    )
+
+
+async def get_methodology(session: AsyncSession, version: str) -> MethodologyDoc:
+    content = await session.scalar(select(Methodology.content).where(Methodology.version == version))
+    if content is None:
+        raise ApiError(404, "not_found", "no such methodology version")
+    return MethodologyDoc(version=version, content=content)
 
 
 async def upsert_from_job(session: AsyncSession, data: SaveCreate) -> UpsertResult:
     """Stores a finished job's estimate as revision 1; a second call for the same job changes nothing."""
     now = utcnow()
     totals = data.totals.model_dump(mode="json")
+    await _store_methodology(session, data.methodology_version, data.methodology_md)
     save_id = await _insert_unless_job_exists(
         session,
         {
@@ -88,7 +115,7 @@ async def upsert_from_job(session: AsyncSession, data: SaveCreate) -> UpsertResu
             "revision": 1,
             "github_url": data.github_url,
             "requirements_md": data.requirements_md,
-            "model_md": data.model_md,
+            "methodology_version": data.methodology_version,
             "report_markdown": data.report_markdown,
             "estimate_data": data.estimate_data,
             "financials_data": data.financials_data,

@@ -1,10 +1,25 @@
-"""How an API key is turned into what is stored and looked up; shared so the gateway and saves agree."""
+"""How an API key is turned into what is stored, looked up, cached and revoked; shared so the gateway,
+saves and the `estimator keys` command agree."""
 
 from __future__ import annotations
 
 import hashlib
 
+import redis.asyncio as aioredis
+
 KEY_PREFIX = "est_"
+AUTH_CACHE_PREFIX = "estimator:auth:"
+REVOKED_PREFIX = "estimator:auth-revoked:"
+REVOKED_CHANNEL = "estimator:auth-revoked"
+"""Each revoked key's hash is published here, so every gateway drops it from its in-process cache."""
+
+# Caches a lookup's answer unless the key was revoked meanwhile: a lookup that read the database just
+# before a revocation committed must not put the revoked key back for the cache's whole TTL.
+CACHE_OWNER = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
 
 
 def hash_key(key: str) -> str:
@@ -12,9 +27,19 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-AUTH_CACHE_PREFIX = "estimator:auth:"
-
-
 def auth_cache_key(key_hash: str) -> str:
     """Redis key under which gateways cache a key's owner (cleared on revocation)."""
     return f"{AUTH_CACHE_PREFIX}{key_hash}"
+
+
+def revoked_marker(key_hash: str) -> str:
+    return f"{REVOKED_PREFIX}{key_hash}"
+
+
+async def announce_revocations(redis: aioredis.Redis, key_hashes: list[str], marker_ttl_s: int) -> None:
+    """After the database has revoked the keys: mark them (for in-flight lookups), drop them from Redis,
+    then from every gateway's process cache."""
+    for key_hash in key_hashes:
+        await redis.set(revoked_marker(key_hash), 1, ex=marker_ttl_s)
+        await redis.delete(auth_cache_key(key_hash))
+        await redis.publish(REVOKED_CHANNEL, key_hash)

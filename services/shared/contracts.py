@@ -84,7 +84,8 @@ class SaveCreate(BaseModel):
     name: str
     requirements_md: str
     github_url: str | None = None
-    model_md: str
+    methodology_version: str
+    methodology_md: str = Field(description="Stored once per version; the save refers to it by version.")
     report_markdown: str
     estimate_data: dict[str, Any]
     financials_data: dict[str, Any]
@@ -107,12 +108,25 @@ class SaveDetail(SaveSummary):
     revision: int
     github_url: str | None
     requirements_md: str
-    model_md: str
+    methodology_version: str = Field(
+        description="The estimation methodology the estimate was made with: GET /api/methodology/{version}."
+    )
     report_markdown: str
     estimate_data: dict[str, Any]
     financials_data: dict[str, Any]
     cross_check: dict[str, Any]
     usage: Usage
+
+
+class SaveWithMethodology(SaveDetail):
+    """The whole save in one answer (`?include=methodology`): the methodology's text inlined."""
+
+    methodology_md: str
+
+
+class Methodology(BaseModel):
+    version: str
+    content: str
 
 
 class SavePage(BaseModel):

@@ -15,15 +15,18 @@ from pydantic import BaseModel
 from services.shared.contracts import (
     ChatHistory,
     ChatTurnCreate,
+    Methodology,
     SaveCreate,
     SaveDetail,
 )
 from services.shared.errors import ApiError, error_from_response
+from services.shared.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
 from services.shared.internal import INTERNAL_KEEPALIVE_S, internal_headers
 from services.shared.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
+METHODOLOGIES_KEPT = 16
 
 
 class SavesClient:
@@ -41,6 +44,10 @@ class SavesClient:
             ),
             transport=transport,
         )
+        # Versions are immutable, so a process keeps the few it has seen; the current one ships with the code.
+        self.methodologies: dict[str, Methodology] = {
+            METHODOLOGY_VERSION: Methodology(version=METHODOLOGY_VERSION, content=MODEL_DOCUMENT)
+        }
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -68,6 +75,14 @@ class SavesClient:
                 return None
             raise
         return str(response.json()["owner"])
+
+    async def methodology(self, version: str) -> Methodology:
+        found = self.methodologies.get(version)
+        if found is None:
+            found = await self._model(Methodology, "GET", f"/internal/methodologies/{version}", None)
+            if len(self.methodologies) < METHODOLOGIES_KEPT:
+                self.methodologies[version] = found
+        return found
 
     async def upsert_from_job(self, save: SaveCreate) -> SaveDetail:
         body = save.model_dump(mode="json")

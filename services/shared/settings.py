@@ -120,7 +120,11 @@ class Settings(BaseSettings):
     estimate_rate_limit: str = "5/minute"
     chat_rate_limit: str = "20/minute"
     trusted_proxies: list[str] = Field(default_factory=list)
-    auth_cache_ttl_s: int = 60
+    auth_cache_ttl_s: int = Field(default=60, ge=1, description="a key's owner, cached in Redis")
+    auth_local_ttl_s: float = Field(
+        default=10.0, ge=0, description="a key's owner, cached in each gateway process (0: off)"
+    )
+    read_model_ttl_s: int = Field(default=300, ge=1, description="saves reads cached in Redis for the gateways")
 
     # Commercial
     rate_card: RateCard = Field(default_factory=RateCard)

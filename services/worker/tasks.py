@@ -18,7 +18,7 @@ from services.shared.claude_calls import ClaudeCallError
 from services.shared.contracts import JobInput, SaveCreate, Usage
 from services.shared.errors import ApiError
 from services.shared.estimate_bundle import build_bundle, stored_fields
-from services.shared.estimation.methodology import MODEL_DOCUMENT
+from services.shared.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
 from services.shared.github import GitHubError, RepoSummary, fetch_repo_summary
 from services.shared.jobs import JobStore
 from services.shared.settings import Settings
@@ -136,7 +136,8 @@ async def _estimate(
             name=name,
             requirements_md=job_input.requirements_md,
             github_url=job_input.github_url,
-            model_md=MODEL_DOCUMENT,
+            methodology_version=METHODOLOGY_VERSION,
+            methodology_md=MODEL_DOCUMENT,
             usage=usage,
             **stored_fields(bundle),
         )

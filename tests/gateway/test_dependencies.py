@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -35,15 +36,21 @@ async def test_redis_going_down_gives_503(
     client, server = gateway_on_own_redis
     assert (await client.get("/api/saves", headers=bearer(api_key))).status_code == 200
     server.shutdown()
-    response = await client.get("/api/estimate/x/status", headers=bearer(api_key))
+    response = await client.get(f"/api/estimate/{uuid.uuid4()}/status", headers=bearer(api_key))
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "dependency_unavailable"
     assert (await client.get("/readyz")).status_code == 503
 
 
-async def test_the_saves_service_down_gives_503(stack: Stack, monkeypatch: pytest.MonkeyPatch, api_key: str) -> None:
+async def test_the_saves_service_down_gives_503_for_what_the_read_model_does_not_hold(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, api_key: str
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, headers=bearer(api_key)) as healthy:
+        listed = await healthy.get("/api/saves")  # leaves this page in the read model
     env = {name: stack.env_used[name] for name in ("REDIS_URL", "CHAT_URL", "INTERNAL_TOKEN")}
     async with in_process_gateway(monkeypatch, {**env, "SAVES_URL": f"http://127.0.0.1:{free_port()}"}) as client:
-        response = await client.get("/api/saves", headers=bearer(api_key))
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "dependency_unavailable"
+        unknown = await client.get(f"/api/saves/{uuid.uuid4()}", headers=bearer(api_key))
+        cached = await client.get("/api/saves", headers=bearer(api_key))
+    assert unknown.status_code == 503
+    assert unknown.json()["error"]["code"] == "dependency_unavailable"
+    assert (cached.status_code, cached.json()) == (200, listed.json()), "reads already served survive an outage"

@@ -26,7 +26,7 @@ async def test_estimate_succeeds_and_its_save_holds_report_financials_and_cross_
     assert save["financials_data"]["price"] > save["financials_data"]["cost"] > 0
     assert save["cross_check"]["methods"]
     assert "Cross-check" in save["report_markdown"] or "cross-check" in save["report_markdown"].lower()
-    assert save["model_md"] and save["requirements_md"] == body["requirements_md"]
+    assert save["methodology_version"] and save["requirements_md"] == body["requirements_md"]
 
 
 async def test_five_estimates_at_once_each_get_their_own_result(client: httpx.AsyncClient) -> None:

@@ -13,6 +13,7 @@ EXPECTED = {
     "/api/estimate/{job_id}/chat": {"get", "post"},
     "/api/saves": {"get"},
     "/api/saves/{save_id}": {"get", "patch", "delete"},
+    "/api/methodology/{version}": {"get"},
 }
 
 

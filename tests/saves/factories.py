@@ -12,6 +12,9 @@ from services.shared.contracts import (
     Totals,
     Usage,
 )
+from services.shared.estimation.methodology import version_of
+
+METHODOLOGY = "## Model\nThree services."
 
 
 def new_owner() -> str:
@@ -25,7 +28,8 @@ def save_create(owner: str, job_id: str | None = None, name: str = "Webshop") ->
         name=name,
         requirements_md="# Webshop\nUsers can buy things.",
         github_url="https://github.com/acme/webshop",
-        model_md="## Model\nThree services.",
+        methodology_version=version_of(METHODOLOGY),
+        methodology_md=METHODOLOGY,
         report_markdown="# Report\n120 hours.",
         estimate_data={"tasks": [{"title": "Checkout", "hours": 40}]},
         financials_data={"price": 18000.0},

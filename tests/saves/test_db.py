@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
-from sqlalchemy import func, inspect, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from services.saves import chat_repo, saves_repo
-from services.saves.db import make_engine, make_sessionmaker, run_migrations
+from services.saves.db import alembic_config, make_engine, make_sessionmaker, run_migrations
 from services.saves.models import SaveRevision
+from services.shared.estimation.methodology import version_of
 from services.shared.settings import Settings
 from tests.saves.factories import chat_turn, new_owner, save_create
 
@@ -56,4 +60,69 @@ async def test_postgresql_engine_uses_the_configured_pool(database_url: str) -> 
 
 async def test_migrated_postgresql_is_at_head(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
-        assert await connection.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        assert await connection.scalar(text("SELECT version_num FROM alembic_version")) == head_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("unused")).get_current_head()
+
+
+async def _upgrade_to(url: str, target: str, downgrade: bool = False) -> None:
+    def step(connection: Connection) -> None:
+        config = alembic_config(url)
+        config.attributes["connection"] = connection
+        (command.downgrade if downgrade else command.upgrade)(config, target)
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(step)
+    finally:
+        await engine.dispose()
+
+
+async def _pairs(connection: AsyncConnection, query: str) -> dict[str, str]:
+    return {str(a): str(b) for a, b in (await connection.execute(text(query))).all()}
+
+
+async def test_saves_made_before_methodology_versions_keep_their_exact_text(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await _upgrade_to(url, "0001")
+    engine = create_async_engine(url)
+    columns = "save_id, owner, job_id, name, status, revision, requirements_md, model_md, report_markdown, " + (
+        "estimate_data, financials_data, cross_check, totals, usage, created_at, updated_at"
+    )
+    try:
+        async with engine.begin() as connection:
+            for job, document in (("a", "Methodology A"), ("b", "Methodology A"), ("c", "Methodology C")):
+                await connection.execute(
+                    text(
+                        f"INSERT INTO saves ({columns}) VALUES (:id, 'o', :job, 'n', 'ready', 1, 'r', :md, 'x', "
+                        "'{}', '{}', '{}', '{}', '{}', '2026-01-01', '2026-01-01')"
+                    ),
+                    {"id": uuid.uuid4().hex, "job": job, "md": document},
+                )
+        await _upgrade_to(url, "head")
+        async with engine.connect() as connection:
+            kept: dict[str, str] = dict(
+                (await connection.execute(text("SELECT version, content FROM methodologies"))).all()
+            )
+            refers: dict[str, str] = dict(
+                (await connection.execute(text("SELECT job_id, methodology_version FROM saves"))).all()
+            )
+        assert sorted(kept.values()) == ["Methodology A", "Methodology C"], "one row per distinct text"
+        assert {job: kept[version] for job, version in refers.items()} == {
+            "a": "Methodology A",
+            "b": "Methodology A",
+            "c": "Methodology C",
+        }
+        assert kept[refers["a"]] == "Methodology A" and refers["a"] == version_of("Methodology A")
+
+        await _upgrade_to(url, "0001", downgrade=True)
+        async with engine.connect() as connection:
+            restored: dict[str, str] = dict(
+                (await connection.execute(text("SELECT job_id, model_md FROM saves"))).all()
+            )
+        assert restored == {"a": "Methodology A", "b": "Methodology A", "c": "Methodology C"}
+    finally:
+        await engine.dispose()

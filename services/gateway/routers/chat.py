@@ -11,12 +11,13 @@ from starlette.background import BackgroundTask
 
 from services.gateway.auth import CurrentOwner
 from services.gateway.routers.estimates import live_job
-from services.gateway.routers.saves import relay
+from services.gateway.routers.saves import NOT_MODIFIED, IfNoneMatch, cached_read, conditional
 from services.gateway.schemas import error_responses, known_id
 from services.gateway.state import GatewayState, State
 from services.shared.contracts import ChatHistory, ChatReply, ChatRequest
 from services.shared.errors import ApiError, error_from_response
 from services.shared.internal import internal_headers
+from services.shared.read_model import chat_view
 
 router = APIRouter(prefix="/api/estimate", tags=["chat"])
 EVENT_STREAM = "text/event-stream"
@@ -86,8 +87,9 @@ async def chat(
 @router.get(
     "/{job_id}/chat",
     response_model=ChatHistory,
-    responses=error_responses(401, 404, 503),
+    responses={**NOT_MODIFIED, **error_responses(401, 404, 503)},
     summary="The chat history of an estimate, oldest first",
 )
-async def chat_history(job_id: str, owner: CurrentOwner, state: State) -> Response:
-    return relay(await state.saves.request("GET", f"/internal/saves/by-job/{known_id(job_id)}/chat", owner))
+async def chat_history(job_id: str, owner: CurrentOwner, state: State, if_none_match: IfNoneMatch = None) -> Response:
+    path = f"/internal/saves/by-job/{known_id(job_id)}/chat"
+    return conditional(await cached_read(state, owner, chat_view(job_id), path), if_none_match)

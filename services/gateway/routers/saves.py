@@ -1,18 +1,27 @@
-"""Browsing, renaming and deleting saved estimates (forwarded to the saves service with the owner)."""
+"""Browsing, renaming and deleting saved estimates.
+
+Reads are served from the read model in Redis (`services.shared.read_model`) when it holds them, and
+from the saves service otherwise, which leaves its answer there for the next read. Every read carries
+an ETag; `If-None-Match` with the current one is answered 304 without a body. Writes go to the saves
+service, which moves the owner's read model on.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import httpx
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from services.gateway.auth import CurrentOwner
 from services.gateway.schemas import error_responses, known_id
-from services.gateway.state import State
-from services.shared.contracts import SaveDetail, SavePage, SaveRename
+from services.gateway.state import GatewayState, State
+from services.shared.contracts import SaveDetail, SavePage, SaveRename, SaveWithMethodology
+from services.shared.read_model import Entry, etag_of, list_view, save_view
 
 router = APIRouter(prefix="/api/saves", tags=["saves"])
+REVALIDATE = "private, no-cache"
+"""Answers are per user and change with every write: a client may keep them but must revalidate."""
 
 
 def relay(answer: httpx.Response) -> Response:
@@ -20,20 +29,75 @@ def relay(answer: httpx.Response) -> Response:
     return Response(answer.content, status_code=answer.status_code, media_type="application/json")
 
 
-@router.get("", response_model=SavePage, responses=error_responses(401, 422, 503), summary="List saves, newest first")
+async def cached_read(
+    state: GatewayState, owner: str, view: str, path: str, params: dict[str, Any] | None = None
+) -> Entry:
+    entry = await state.reads.get(owner, view)
+    if entry is not None:
+        return entry
+    answer = await state.saves.request("GET", path, owner, params=params)
+    body = answer.content.decode()
+    return Entry(answer.headers.get("etag") or etag_of(body), body)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def conditional(entry: Entry, if_none_match: str | None) -> Response:
+    headers = {"ETag": entry.etag, "Cache-Control": REVALIDATE}
+    if _matches(if_none_match, entry.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(entry.body, media_type="application/json", headers=headers)
+
+
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=1000)]
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "The ETag in `If-None-Match` is still current."}}
+
+
+@router.get(
+    "",
+    response_model=SavePage,
+    responses={**NOT_MODIFIED, **error_responses(401, 422, 503)},
+    summary="List saves, newest first",
+)
 async def list_saves(
     owner: CurrentOwner,
     state: State,
+    if_none_match: IfNoneMatch = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    params: dict[str, str | int] = {"limit": limit} | ({"cursor": cursor} if cursor else {})
-    return relay(await state.saves.request("GET", "/internal/saves", owner, params=params))
+    params: dict[str, Any] = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+    entry = await cached_read(state, owner, list_view(limit, cursor), "/internal/saves", params)
+    return conditional(entry, if_none_match)
 
 
-@router.get("/{save_id}", response_model=SaveDetail, responses=error_responses(401, 404, 503))
-async def get_save(save_id: str, owner: CurrentOwner, state: State) -> Response:
-    return relay(await state.saves.request("GET", f"/internal/saves/{known_id(save_id)}", owner))
+@router.get(
+    "/{save_id}",
+    response_model=SaveDetail | SaveWithMethodology,
+    responses={**NOT_MODIFIED, **error_responses(401, 404, 503)},
+    summary="One save at its current revision",
+    description="The methodology it was estimated with is referred to by `methodology_version` "
+    "(`GET /api/methodology/{version}`); `?include=methodology` inlines it as `methodology_md`.",
+)
+async def get_save(
+    save_id: str,
+    owner: CurrentOwner,
+    state: State,
+    if_none_match: IfNoneMatch = None,
+    include: Annotated[Literal["methodology"] | None, Query()] = None,
+) -> Response:
+    entry = await cached_read(state, owner, save_view(save_id), f"/internal/saves/{known_id(save_id)}")
+    if include == "methodology":
+        save = SaveDetail.model_validate_json(entry.body)
+        methodology = await state.saves.methodology(save.methodology_version)
+        body = SaveWithMethodology(**save.model_dump(), methodology_md=methodology.content).model_dump_json()
+        entry = Entry(etag_of(body), body)
+    return conditional(entry, if_none_match)
 
 
 @router.patch("/{save_id}", response_model=SaveDetail, responses=error_responses(401, 404, 422, 503))

@@ -1,0 +1,57 @@
+"""The saves service's side of the read model (`services.shared.read_model`): it fills it and moves it on.
+
+Reads store their answer under the owner's generation as it was before the query; writes move the owner
+to a new generation before they commit (so a write never lands while Redis is unreachable, and the
+caller can retry it safely) and again after (so nothing filled while the write was in flight survives).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from pydantic import BaseModel
+from redis.exceptions import RedisError
+
+from services.shared.read_model import ReadModel
+
+log = logging.getLogger(__name__)
+AFTER_WRITE_TRIES = 3
+AFTER_WRITE_BACKOFF_S = 0.05
+
+
+async def _read_model(request: Request) -> ReadModel:
+    read_model: ReadModel = request.app.state.read_model
+    return read_model
+
+
+Reads = Annotated[ReadModel, Depends(_read_model)]
+
+
+async def serve(reads: ReadModel, owner: str, generation: str, view: str, answer: BaseModel) -> Response:
+    """Answers a read and leaves it for the gateways; serialised by pydantic's own encoder (saves are large)."""
+    entry = await reads.put(owner, generation, view, answer.model_dump_json())
+    return Response(entry.body, media_type="application/json", headers={"ETag": entry.etag})
+
+
+@asynccontextmanager
+async def writing(reads: ReadModel, owner: str) -> AsyncIterator[None]:
+    await reads.invalidate(owner)
+    try:
+        yield
+    finally:
+        for attempt in range(AFTER_WRITE_TRIES):
+            try:
+                await reads.invalidate(owner)
+                break
+            except RedisError as exc:
+                if attempt == AFTER_WRITE_TRIES - 1:
+                    # The write is committed; failing it now would only invite a duplicate retry. What
+                    # was cached while it ran expires with the read model's TTL.
+                    log.error("read model not moved on after a write for an owner: %r", exc)
+                else:
+                    await asyncio.sleep(AFTER_WRITE_BACKOFF_S)
