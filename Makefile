@@ -33,8 +33,9 @@ test: lint typecheck pytest
 bench: install
 	$(BIN)/python -m loadtests.fleet_budget
 
+# e.g. make bench-read BENCH_READ_ARGS="--vus 500 --steady 30"; writes loadtests/reports/read_path.md and a PNG
 bench-read: install
-	$(BIN)/python -m loadtests.read_path
+	$(BIN)/python -m loadtests.read_path $(BENCH_READ_ARGS)
 
 clean:
 	rm -rf .estimator .pytest_cache .mypy_cache .ruff_cache

