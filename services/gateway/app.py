@@ -14,6 +14,7 @@ from services.gateway.events import JobEventHub
 from services.gateway.key_cache import KeyCache
 from services.gateway.ratelimit import RateLimits
 from services.gateway.routers import chat, estimates, methodology, saves
+from services.gateway.single_flight import SingleFlight
 from services.gateway.state import GatewayState
 from services.shared.apikeys import CACHE_OWNER, REVOKED_CHANNEL
 from services.shared.budget import FleetBudget
@@ -56,6 +57,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keys=keys,
         cache_owner=redis.register_script(CACHE_OWNER),
         reads=ReadModel(redis, settings.read_model_ttl_s),
+        misses=SingleFlight(),
+        key_lookups=SingleFlight(),
     )
     app.state.gateway = state
     gauges = asyncio.create_task(FleetBudget(redis, settings).export_gauges_forever(), name="budget-gauges")

@@ -30,6 +30,11 @@ async def _owner_for(state: GatewayState, key_hash: str) -> str:
     cached = state.keys.get(key_hash)
     if cached is not None:
         return cached
+    # Every user of a key misses at the same moment when its entry expires: one lookup serves them all.
+    return await state.key_lookups.do(key_hash, lambda: _look_up(state, key_hash))
+
+
+async def _look_up(state: GatewayState, key_hash: str) -> str:
     # A revocation heard while this lookup runs must win over the answer the lookup brings back.
     revocations_seen = state.keys.revocations
     cache_key = auth_cache_key(key_hash)

@@ -14,8 +14,9 @@ from redis.commands.core import AsyncScript
 from services.gateway.events import JobEventHub
 from services.gateway.key_cache import KeyCache
 from services.gateway.ratelimit import RateLimits
+from services.gateway.single_flight import SingleFlight
 from services.shared.jobs import JobStore
-from services.shared.read_model import ReadModel
+from services.shared.read_model import Entry, ReadModel
 from services.shared.saves_client import SavesClient
 from services.shared.settings import Settings
 
@@ -33,6 +34,8 @@ class GatewayState:
     keys: KeyCache
     cache_owner: AsyncScript
     reads: ReadModel
+    misses: SingleFlight[Entry]
+    key_lookups: SingleFlight[str]
 
 
 async def get_state(request: Request) -> GatewayState:

@@ -29,13 +29,18 @@ DEFAULT_TTL_S = 300
 # Reads the owner's generation and the entry under it in one round trip.
 _GET = """
 local generation = redis.call('GET', KEYS[1]) or '0'
-return redis.call('GET', ARGV[1] .. generation .. ARGV[2])
+return {generation, redis.call('GET', ARGV[1] .. generation .. ARGV[2])}
 """
 
 
 class Entry(NamedTuple):
     etag: str
     body: str
+
+
+class Lookup(NamedTuple):
+    generation: str
+    entry: Entry | None
 
 
 def owner_space(owner: str) -> str:
@@ -64,24 +69,28 @@ def etag_of(body: str) -> str:
     return '"' + hashlib.blake2b(body.encode(), digest_size=12).hexdigest() + '"'
 
 
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class ReadModel:
     def __init__(self, redis: aioredis.Redis, ttl_s: int = DEFAULT_TTL_S) -> None:
         self.redis = redis
         self.ttl_s = ttl_s
         self._get = redis.register_script(_GET)
 
-    async def get(self, owner: str, view: str) -> Entry | None:
-        raw = await self._get(keys=[generation_key(owner)], args=[f"{owner_space(owner)}:", f":{view}"])
-        if raw is None:
-            return None
-        text = raw.decode() if isinstance(raw, bytes) else str(raw)
-        etag, _, body = text.partition("\n")
-        return Entry(etag, body)
+    async def get(self, owner: str, view: str) -> Lookup:
+        generation, raw = await self._get(keys=[generation_key(owner)], args=[f"{owner_space(owner)}:", f":{view}"])
+        generation = _text(generation)
+        if not raw:
+            return Lookup(generation, None)
+        etag, _, body = _text(raw).partition("\n")
+        return Lookup(generation, Entry(etag, body))
 
     async def generation(self, owner: str) -> str:
         """Read before the database query whose answer `put` will store."""
         value = await self.redis.get(generation_key(owner))
-        return "0" if value is None else (value.decode() if isinstance(value, bytes) else str(value))
+        return "0" if value is None else _text(value)
 
     async def put(self, owner: str, generation: str, view: str, body: str) -> Entry:
         entry = Entry(etag_of(body), body)

@@ -17,11 +17,11 @@ async def test_an_answer_is_found_until_the_owner_writes(redis_client: aioredis.
     reads, who = ReadModel(redis_client), owner()
     stored = await reads.put(who, await reads.generation(who), save_view("s1"), '{"name":"a"}')
     assert stored.etag == etag_of('{"name":"a"}')
-    assert await reads.get(who, save_view("s1")) == stored
-    assert await reads.get(who, save_view("s2")) is None
+    assert await reads.get(who, save_view("s1")) == ("0", stored)
+    assert await reads.get(who, save_view("s2")) == ("0", None)
 
     await reads.invalidate(who)
-    assert await reads.get(who, save_view("s1")) is None
+    assert await reads.get(who, save_view("s1")) == ("1", None)
 
 
 async def test_a_fill_that_read_before_a_write_is_never_served(redis_client: aioredis.Redis) -> None:
@@ -29,13 +29,13 @@ async def test_a_fill_that_read_before_a_write_is_never_served(redis_client: aio
     generation = await reads.generation(who)  # a read starts, queries the database...
     await reads.invalidate(who)  # ...a write commits meanwhile...
     await reads.put(who, generation, list_view(20, None), "stale")  # ...and the read stores what it saw
-    assert await reads.get(who, list_view(20, None)) is None
+    assert (await reads.get(who, list_view(20, None))).entry is None
 
 
 async def test_owners_do_not_share_entries(redis_client: aioredis.Redis) -> None:
     reads, alice, bob = ReadModel(redis_client), owner(), owner()
     await reads.put(alice, await reads.generation(alice), save_view("s1"), "{}")
-    assert await reads.get(bob, save_view("s1")) is None
+    assert (await reads.get(bob, save_view("s1"))).entry is None
 
 
 async def test_list_pages_are_told_apart_by_size_and_cursor(redis_client: aioredis.Redis) -> None:

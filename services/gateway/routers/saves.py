@@ -32,12 +32,16 @@ def relay(answer: httpx.Response) -> Response:
 async def cached_read(
     state: GatewayState, owner: str, view: str, path: str, params: dict[str, Any] | None = None
 ) -> Entry:
-    entry = await state.reads.get(owner, view)
+    generation, entry = await state.reads.get(owner, view)
     if entry is not None:
         return entry
-    answer = await state.saves.request("GET", path, owner, params=params)
-    body = answer.content.decode()
-    return Entry(answer.headers.get("etag") or etag_of(body), body)
+
+    async def from_saves() -> Entry:
+        answer = await state.saves.request("GET", path, owner, params=params)
+        body = answer.content.decode()
+        return Entry(answer.headers.get("etag") or etag_of(body), body)
+
+    return await state.misses.do(f"{owner}\0{generation}\0{view}", from_saves)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
