@@ -2,7 +2,8 @@
 // user is, the routes it reads and how an answer is judged. Driven by `python -m loadtests.read_path`.
 //
 // Environment:
-//   BASE_URL             the gateway, or the bare app (TARGET=bare, ROUTE=bare)
+//   BASE_URL             the gateway, or the bare app (TARGET=bare, ROUTE=bare); several gateway replicas
+//                        comma-separated, user i talking to replica i % n as an ingress spreads them
 //   API_KEYS             one key per owner, comma-separated
 //   JOB_IDS, SAVE_IDS    per owner, in the order of API_KEYS: groups separated by ";", ids by ","
 //                        (a key only sees its own owner's jobs and saves; others answer 404)
@@ -14,7 +15,8 @@ import { Rate } from 'k6/metrics';
 const list = (value) => (value || '').split(',').map((s) => s.trim()).filter(Boolean);
 const groups = (value) => (value || '').split(';').map(list);
 
-export const baseUrl = __ENV.BASE_URL;
+const baseUrls = list(__ENV.BASE_URL);
+export const baseUrl = baseUrls[0];
 const apiKeys = list(__ENV.API_KEYS);
 const jobIds = groups(__ENV.JOB_IDS);
 const saveIds = groups(__ENV.SAVE_IDS);
@@ -48,6 +50,7 @@ export function currentUser() {
   const owner = id % apiKeys.length;
   const jobs = jobIds[owner];
   return {
+    base: baseUrls[id % baseUrls.length],
     jobs,
     saves: saveIds[owner],
     watched: jobs[Math.floor(id / apiKeys.length) % jobs.length],
@@ -83,7 +86,7 @@ export function judge(response, route, kind) {
 
 export function read(route, user) {
   const params = { headers: user.headers, tags: { name: route, route, kind: 'read' }, timeout: '30s' };
-  return judge(http.get(`${baseUrl}${readPath(route, user)}`, params), route, 'read');
+  return judge(http.get(`${user.base}${readPath(route, user)}`, params), route, 'read');
 }
 
 export function readBare() {

@@ -16,7 +16,6 @@ import { sleep } from 'k6';
 import {
   READ_ROUTES,
   SUMMARY_STATS,
-  baseUrl,
   currentUser,
   judge,
   pickRead,
@@ -94,7 +93,7 @@ export function chatters() {
   const user = currentUser();
   const jobId = user.jobs[Math.floor(Math.random() * user.jobs.length)];
   const response = http.post(
-    `${baseUrl}/api/estimate/${jobId}/chat`,
+    `${user.base}/api/estimate/${jobId}/chat`,
     JSON.stringify({ message: 'Could the reporting features be delivered in a second phase?' }),
     {
       headers: { ...user.headers, 'Content-Type': 'application/json', Accept: 'application/json' },
@@ -111,7 +110,7 @@ export function chatters() {
 export function estimators() {
   const user = currentUser();
   const response = http.post(
-    `${baseUrl}/api/estimate`,
+    `${user.base}/api/estimate`,
     JSON.stringify({ requirements_md: '# Shop\n## Features\n- Catalogue\n- Basket and checkout\n- Order history\n' }),
     {
       headers: { ...user.headers, 'Content-Type': 'application/json' },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -64,6 +65,14 @@ def known_id(value: str) -> str:
     if not is_known_id(value):
         raise ApiError(404, "not_found", "no such record")
     return value
+
+
+def save_id_of(value: str) -> str:
+    """Save ids are UUIDs, in one spelling: every way of writing one reads the same cached answer."""
+    try:
+        return str(uuid.UUID(known_id(value)))
+    except ValueError as exc:
+        raise ApiError(404, "not_found", "no such record") from exc
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:

@@ -21,7 +21,7 @@ from services.shared.contracts import (
 )
 from services.shared.errors import ApiError
 from services.shared.internal import InternalAuth, Owner
-from services.shared.read_model import chat_view, list_view, save_view
+from services.shared.read_model import LISTING, chat_view, job_scope, list_view, save_scope, save_view
 
 router = APIRouter(prefix="/internal", dependencies=[InternalAuth])
 
@@ -48,8 +48,10 @@ async def upsert_save(
 ) -> SaveDetail:
     if body.owner != owner or body.job_id != job_id:
         raise ApiError(422, "validation_error", "the body's owner and job_id must match the request's")
-    async with writing(reads, owner):
+    async with writing(reads, owner) as changes:
         result = await saves_repo.upsert_from_job(session, body)
+        if result.created:
+            changes.touch(LISTING)
     response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
     return result.save
 
@@ -62,9 +64,10 @@ async def list_saves(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    generation = await reads.generation(owner)
+    view = list_view(limit, cursor)
+    generation = await reads.generation(owner, view)
     page = await saves_repo.list_saves(session, owner, limit, cursor)
-    return await serve(reads, owner, generation, list_view(limit, cursor), page)
+    return await serve(reads, owner, generation, view, page)
 
 
 @router.get("/saves/by-job/{job_id}", response_model=SaveDetail)
@@ -75,36 +78,47 @@ async def get_save_by_job(job_id: str, owner: Owner, session: DbSession) -> Resp
 
 @router.get("/saves/by-job/{job_id}/chat", response_model=ChatHistory)
 async def chat_history(job_id: str, owner: Owner, session: DbSession, reads: Reads) -> Response:
-    generation = await reads.generation(owner)
+    view = chat_view(job_id)
+    generation = await reads.generation(owner, view)
     history = await chat_repo.chat_history(session, owner, job_id)
-    return await serve(reads, owner, generation, chat_view(job_id), history)
+    return await serve(reads, owner, generation, view, history)
 
 
 @router.post("/saves/by-job/{job_id}/chat")
 async def append_chat_turn(
     job_id: str, body: ChatTurnCreate, owner: Owner, session: DbSession, reads: Reads
 ) -> SaveDetail:
-    async with writing(reads, owner):
-        return await chat_repo.append_chat_turn(session, owner, job_id, body)
+    async with writing(reads, owner) as changes:
+        save = await chat_repo.append_chat_turn(session, owner, job_id, body)
+        changes.touch(job_scope(job_id))
+        if body.revision is not None:
+            changes.touch(LISTING, save_scope(save.save_id))
+        return save
 
 
 @router.get("/saves/{save_id}", response_model=SaveDetail)
 async def get_save(save_id: str, owner: Owner, session: DbSession, reads: Reads) -> Response:
-    generation = await reads.generation(owner)
+    save_id = saves_repo.canonical_save_id(save_id)
+    view = save_view(save_id)
+    generation = await reads.generation(owner, view)
     save = await saves_repo.get_save(session, owner, save_id)
-    return await serve(reads, owner, generation, save_view(save_id), save)
+    return await serve(reads, owner, generation, view, save)
 
 
 @router.patch("/saves/{save_id}")
 async def rename_save(save_id: str, body: SaveRename, owner: Owner, session: DbSession, reads: Reads) -> SaveDetail:
-    async with writing(reads, owner):
-        return await saves_repo.rename_save(session, owner, save_id, body)
+    async with writing(reads, owner) as changes:
+        save = await saves_repo.rename_save(session, owner, save_id, body)
+        changes.touch(LISTING, save_scope(save.save_id))
+        return save
 
 
 @router.delete("/saves/{save_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_save(save_id: str, owner: Owner, session: DbSession, reads: Reads) -> None:
-    async with writing(reads, owner):
-        await saves_repo.delete_save(session, owner, save_id)
+    save_id = saves_repo.canonical_save_id(save_id)
+    async with writing(reads, owner) as changes:
+        job_id = await saves_repo.delete_save(session, owner, save_id)
+        changes.touch(LISTING, save_scope(save_id), job_scope(job_id))
 
 
 @router.get("/methodologies/{version}")

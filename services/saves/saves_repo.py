@@ -40,6 +40,11 @@ def parse_save_id(save_id: str) -> uuid.UUID:
         raise not_found() from exc
 
 
+def canonical_save_id(save_id: str) -> str:
+    """The one spelling of an id, so every way of writing it reads and invalidates the same cache entry."""
+    return str(parse_save_id(save_id))
+
+
 def to_detail(row: Save) -> SaveDetail:
     return SaveDetail(
         save_id=str(row.save_id),
@@ -202,11 +207,12 @@ async def rename_save(session: AsyncSession, owner: str, save_id: str, rename: S
     return to_detail(row)
 
 
-async def delete_save(session: AsyncSession, owner: str, save_id: str) -> None:
-    """The database's ON DELETE CASCADE removes the revisions and chat with the save."""
+async def delete_save(session: AsyncSession, owner: str, save_id: str) -> str:
+    """The database's ON DELETE CASCADE removes the revisions and chat with the save; returns its job id."""
     deleted = await session.scalar(
-        delete(Save).where(Save.owner == owner, Save.save_id == parse_save_id(save_id)).returning(Save.save_id)
+        delete(Save).where(Save.owner == owner, Save.save_id == parse_save_id(save_id)).returning(Save.job_id)
     )
     await session.commit()
     if deleted is None:
         raise not_found()
+    return str(deleted)

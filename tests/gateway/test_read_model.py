@@ -141,3 +141,12 @@ async def test_an_unknown_methodology_version_is_404(client: httpx.AsyncClient, 
 async def test_the_methodology_needs_a_key(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.gateway_url) as anonymous:
         assert (await anonymous.get(f"/api/methodology/{METHODOLOGY_VERSION}")).status_code == 401
+
+
+async def test_every_spelling_of_a_save_id_sees_a_rename(client: httpx.AsyncClient, finished: dict[str, Any]) -> None:
+    spellings = [finished["save_id"], finished["save_id"].upper(), finished["save_id"].replace("-", "")]
+    for spelling in spellings:
+        assert (await client.get(f"/api/saves/{spelling}")).json()["name"] == "Cached"
+    await client.patch(f"/api/saves/{finished['save_id']}", json={"name": "Respelt"})
+    for spelling in spellings:
+        assert (await client.get(f"/api/saves/{spelling}")).json()["name"] == "Respelt"

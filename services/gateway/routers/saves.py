@@ -14,10 +14,10 @@ import httpx
 from fastapi import APIRouter, Header, Query, Response
 
 from services.gateway.auth import CurrentOwner
-from services.gateway.schemas import error_responses, known_id
+from services.gateway.schemas import error_responses, known_id, save_id_of
 from services.gateway.state import GatewayState, State
 from services.shared.contracts import SaveDetail, SavePage, SaveRename, SaveWithMethodology
-from services.shared.read_model import Entry, etag_of, list_view, save_view
+from services.shared.read_model import Entry, View, etag_of, list_view, save_view
 
 router = APIRouter(prefix="/api/saves", tags=["saves"])
 REVALIDATE = "private, no-cache"
@@ -30,7 +30,7 @@ def relay(answer: httpx.Response) -> Response:
 
 
 async def cached_read(
-    state: GatewayState, owner: str, view: str, path: str, params: dict[str, Any] | None = None
+    state: GatewayState, owner: str, view: View, path: str, params: dict[str, Any] | None = None
 ) -> Entry:
     generation, entry = await state.reads.get(owner, view)
     if entry is not None:
@@ -41,7 +41,7 @@ async def cached_read(
         body = answer.content.decode()
         return Entry(answer.headers.get("etag") or etag_of(body), body)
 
-    return await state.misses.do(f"{owner}\0{generation}\0{view}", from_saves)
+    return await state.misses.do(f"{owner}\0{view.scope}\0{generation}\0{view.name}", from_saves)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -95,7 +95,8 @@ async def get_save(
     if_none_match: IfNoneMatch = None,
     include: Annotated[Literal["methodology"] | None, Query()] = None,
 ) -> Response:
-    entry = await cached_read(state, owner, save_view(save_id), f"/internal/saves/{known_id(save_id)}")
+    save_id = save_id_of(save_id)
+    entry = await cached_read(state, owner, save_view(save_id), f"/internal/saves/{save_id}")
     if include == "methodology":
         save = SaveDetail.model_validate_json(entry.body)
         methodology = await state.saves.methodology(save.methodology_version)
