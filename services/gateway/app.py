@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from services.gateway import fast_reads
 from services.gateway.body_limit import BodyLimitMiddleware
 from services.gateway.events import JobEventHub
 from services.gateway.key_cache import KeyCache
@@ -81,6 +82,7 @@ def create_app() -> FastAPI:
     app.include_router(chat.router)
     app.include_router(saves.router)
     app.include_router(methodology.router)
+    app.router.routes[:0] = fast_reads.ROUTES
 
     async def redis_ready() -> None:
         await app.state.gateway.redis.ping()

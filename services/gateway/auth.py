@@ -59,16 +59,21 @@ class ApiKeyAuth(HTTPBearer):
     """
 
     async def __call__(self, request: Request) -> str:  # type: ignore[override]
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise _unauthorized("missing API key: send Authorization: Bearer <key>")
-        key = key.strip()
-        if len(key) > MAX_KEY_CHARS:
-            raise _unauthorized("unknown API key")
-        owner = await _owner_for(request.app.state.gateway, hash_key(key))
-        if owner == _UNKNOWN:
-            raise _unauthorized("unknown API key")
-        return owner
+        return await authenticate(request)
+
+
+async def authenticate(request: Request) -> str:
+    """The owner of the request's API key, or 401."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise _unauthorized("missing API key: send Authorization: Bearer <key>")
+    key = key.strip()
+    if len(key) > MAX_KEY_CHARS:
+        raise _unauthorized("unknown API key")
+    owner = await _owner_for(request.app.state.gateway, hash_key(key))
+    if owner == _UNKNOWN:
+        raise _unauthorized("unknown API key")
+    return owner
 
 
 CurrentOwner = Annotated[str, Depends(ApiKeyAuth(description="An API key from `estimator keys create`."))]

@@ -150,3 +150,26 @@ async def test_every_spelling_of_a_save_id_sees_a_rename(client: httpx.AsyncClie
     await client.patch(f"/api/saves/{finished['save_id']}", json={"name": "Respelt"})
     for spelling in spellings:
         assert (await client.get(f"/api/saves/{spelling}")).json()["name"] == "Respelt"
+
+
+async def test_plain_reads_and_their_long_forms_answer_alike(
+    client: httpx.AsyncClient, finished: dict[str, Any]
+) -> None:
+    """The plain form of each hot read is served by a fast route; every other form by FastAPI."""
+    save_id, job_id = finished["save_id"], finished["job_id"]
+    pairs = [
+        ("/api/saves", "/api/saves?limit=20&unused=1"),
+        ("/api/saves?limit=5", "/api/saves?unused=1&limit=5"),
+        (f"/api/saves/{save_id}", f"/api/saves/{save_id}?unused=1"),
+        (f"/api/estimate/{job_id}/status", f"/api/estimate/{job_id}/status?unused=1"),
+        (f"/api/estimate/{job_id}/chat", f"/api/estimate/{job_id}/chat?unused=1"),
+    ]
+    for plain, long in pairs:
+        fast, slow = await client.get(plain), await client.get(long)
+        assert (fast.status_code, fast.json()) == (slow.status_code, slow.json()), plain
+        assert fast.headers.get("etag") == slow.headers.get("etag")
+    for bad in ("0", "101", "x"):
+        assert (await client.get(f"/api/saves?limit={bad}")).status_code == 422
+    assert (await client.get("/api/saves", headers={"If-None-Match": "x" * 1001})).status_code == 422
+    async with httpx.AsyncClient(base_url=str(client.base_url)) as anonymous:
+        assert (await anonymous.get(f"/api/estimate/{job_id}/status")).status_code == 401

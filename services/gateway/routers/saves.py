@@ -58,7 +58,11 @@ def conditional(entry: Entry, if_none_match: str | None) -> Response:
     return Response(entry.body, media_type="application/json", headers=headers)
 
 
-IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=1000)]
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+MAX_CURSOR = 500
+MAX_IF_NONE_MATCH = 1000
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=MAX_IF_NONE_MATCH)]
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "The ETag in `If-None-Match` is still current."}}
 
 
@@ -72,8 +76,8 @@ async def list_saves(
     owner: CurrentOwner,
     state: State,
     if_none_match: IfNoneMatch = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR)] = None,
 ) -> Response:
     params: dict[str, Any] = {"limit": limit} | ({"cursor": cursor} if cursor else {})
     entry = await cached_read(state, owner, list_view(limit, cursor), "/internal/saves", params)
