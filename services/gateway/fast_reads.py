@@ -41,7 +41,9 @@ class FastRead(Route):
             return Match.NONE, {}
         if any(name == b"if-none-match" and len(value) > saves.MAX_IF_NONE_MATCH for name, value in scope["headers"]):
             return Match.NONE, {}  # FastAPI's validation refuses it, as it would have anyway
-        return super().matches(scope)
+        match, child = super().matches(scope)
+        # As FastAPI's routes do: metrics and traces label the request with this route's template.
+        return match, {**child, "route": self} if match is Match.FULL else child
 
 
 def _no_query(query: bytes) -> bool:

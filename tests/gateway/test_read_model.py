@@ -173,3 +173,18 @@ async def test_plain_reads_and_their_long_forms_answer_alike(
     assert (await client.get("/api/saves", headers={"If-None-Match": "x" * 1001})).status_code == 422
     async with httpx.AsyncClient(base_url=str(client.base_url)) as anonymous:
         assert (await anonymous.get(f"/api/estimate/{job_id}/status")).status_code == 401
+
+
+async def test_fast_reads_are_counted_under_their_route_template(
+    client: httpx.AsyncClient, finished: dict[str, Any]
+) -> None:
+    def served(metrics: str) -> float:
+        label = 'method="GET",route="/api/estimate/{job_id}/status",service="gateway",status="200"'
+        line = next(
+            (x for x in metrics.splitlines() if x.startswith("estimator_http_requests_total{") and label in x), ""
+        )
+        return float(line.rsplit(" ", 1)[1]) if line else 0.0
+
+    before = served((await client.get("/metrics")).text)
+    await client.get(f"/api/estimate/{finished['job_id']}/status")
+    assert served((await client.get("/metrics")).text) == before + 1
