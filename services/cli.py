@@ -57,7 +57,7 @@ def _serve(args: argparse.Namespace) -> None:
 def _worker(_: argparse.Namespace) -> None:
     from arq.worker import run_worker
 
-    from services.worker.settings import WorkerSettings
+    from services.worker.arq_app import WorkerSettings
 
     run_worker(WorkerSettings)  # type: ignore[arg-type]
 
@@ -119,7 +119,7 @@ async def _announce(settings: Settings, key_hashes: list[str]) -> None:
 
 async def _budget(args: argparse.Namespace) -> int:
     """Shows or changes the fleet-wide Claude budget in Redis (the operator's job in a cluster)."""
-    from services.shared.budget import OVERRIDABLE, FleetBudget
+    from services.llm.budget import OVERRIDABLE, FleetBudget
     from services.shared.redis import make_redis
 
     await _use_local_stack_config()

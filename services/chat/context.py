@@ -9,8 +9,8 @@ import redis.asyncio as aioredis
 from anthropic import AsyncAnthropic
 from fastapi import Depends, Request
 
-from services.shared.budget import FleetBudget
-from services.shared.claude import make_client
+from services.llm.budget import FleetBudget
+from services.llm.client import make_client
 from services.shared.redis import make_redis
 from services.shared.saves_client import SavesClient
 from services.shared.settings import Settings

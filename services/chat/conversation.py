@@ -16,9 +16,13 @@ from anthropic.types import Message
 from pydantic import ValidationError
 
 from services.chat.context import ChatContext
-from services.shared.budget import estimate_input_tokens
-from services.shared.claude import price_for
-from services.shared.claude_calls import call_claude
+from services.estimation.bundle import build_bundle, repo_of, stored_fields
+from services.estimation.models import ClaudeEstimate, EstimateRevision, Financials
+from services.estimation.prompt import build_chat_system
+from services.estimation.schema import REVISE_TOOL_NAME, revise_tool
+from services.llm.budget import estimate_input_tokens
+from services.llm.calls import call_claude
+from services.llm.client import price_for
 from services.shared.contracts import (
     ChatMessageIn,
     ChatReply,
@@ -27,10 +31,6 @@ from services.shared.contracts import (
     SaveDetail,
     Usage,
 )
-from services.shared.estimate_bundle import build_bundle, repo_of, stored_fields
-from services.shared.estimation.models import ClaudeEstimate, EstimateRevision, Financials
-from services.shared.estimation.prompt import build_chat_system
-from services.shared.estimation.schema import REVISE_TOOL_NAME, revise_tool
 
 HISTORY_MESSAGES = 20
 

@@ -12,7 +12,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from services.chat.context import ChatContext, Context
 from services.chat.conversation import chat_turn
-from services.shared.claude_calls import ClaudeCallError
+from services.llm.calls import ClaudeCallError
 from services.shared.contracts import ChatReply, ChatRequest
 from services.shared.errors import ApiError
 from services.shared.internal import InternalAuth, Owner

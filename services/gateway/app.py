@@ -17,8 +17,8 @@ from services.gateway.ratelimit import RateLimits
 from services.gateway.routers import chat, estimates, methodology, saves
 from services.gateway.single_flight import SingleFlight
 from services.gateway.state import GatewayState
+from services.llm.budget import FleetBudget
 from services.shared.apikeys import CACHE_OWNER, REVOKED_CHANNEL
-from services.shared.budget import FleetBudget
 from services.shared.errors import install_error_handlers
 from services.shared.internal import INTERNAL_KEEPALIVE_S
 from services.shared.jobs import JobStore

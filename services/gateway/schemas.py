@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.shared.contracts import ErrorInfo, JobStatus, Usage
 from services.shared.errors import ApiError
-from services.shared.github import parse_github_url
+from services.worker.github import parse_github_url
 
 
 def _github_url(value: str) -> str:

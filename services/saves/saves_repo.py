@@ -12,12 +12,12 @@ from sqlalchemy import Select, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.estimation.methodology import version_of
 from services.saves.cursor import decode_cursor, encode_cursor
 from services.saves.models import Methodology, Save, SaveRevision, utcnow
 from services.shared.contracts import Methodology as MethodologyDoc
 from services.shared.contracts import SaveCreate, SaveDetail, SavePage, SaveRename, SaveSummary, Totals, Usage
 from services.shared.errors import ApiError
-from services.shared.estimation.methodology import version_of
 
 SAVE_STATUS_READY = "ready"
 INITIAL_REASON = "initial estimate"

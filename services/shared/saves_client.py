@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from services.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
 from services.shared.contracts import (
     ChatHistory,
     ChatTurnCreate,
@@ -20,7 +21,6 @@ from services.shared.contracts import (
     SaveDetail,
 )
 from services.shared.errors import ApiError, error_from_response
-from services.shared.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
 from services.shared.internal import INTERNAL_KEEPALIVE_S, internal_headers
 from services.shared.settings import Settings
 

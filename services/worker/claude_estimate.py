@@ -6,13 +6,13 @@ from anthropic import AsyncAnthropic
 from anthropic.types import Message
 from pydantic import ValidationError
 
-from services.shared.budget import FleetBudget, WaitListener, estimate_input_tokens
-from services.shared.claude import price_for
-from services.shared.claude_calls import ClaudeCallError, call_claude
+from services.estimation.models import ClaudeEstimate
+from services.estimation.prompt import build_estimation_request
+from services.estimation.schema import ESTIMATE_TOOL_NAME
+from services.llm.budget import FleetBudget, WaitListener, estimate_input_tokens
+from services.llm.calls import ClaudeCallError, call_claude
+from services.llm.client import price_for
 from services.shared.contracts import Usage
-from services.shared.estimation.models import ClaudeEstimate
-from services.shared.estimation.prompt import build_estimation_request
-from services.shared.estimation.schema import ESTIMATE_TOOL_NAME
 from services.shared.settings import Settings
 
 

@@ -8,13 +8,13 @@ import httpx
 import redis.asyncio as aioredis
 from anthropic import AsyncAnthropic
 
-from services.shared.budget import FleetBudget
-from services.shared.claude import make_client
-from services.shared.github import make_github_client
+from services.llm.budget import FleetBudget
+from services.llm.client import make_client
 from services.shared.jobs import JobStore
 from services.shared.redis import make_redis
 from services.shared.saves_client import SavesClient
 from services.shared.settings import Settings
+from services.worker.github import make_github_client
 
 
 @dataclass

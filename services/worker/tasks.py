@@ -14,16 +14,16 @@ from typing import Any
 
 from arq import Retry
 
-from services.shared.claude_calls import ClaudeCallError
+from services.estimation.bundle import build_bundle, stored_fields
+from services.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
+from services.llm.calls import ClaudeCallError
 from services.shared.contracts import JobInput, SaveCreate, Usage
 from services.shared.errors import ApiError
-from services.shared.estimate_bundle import build_bundle, stored_fields
-from services.shared.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
-from services.shared.github import GitHubError, RepoSummary, fetch_repo_summary
 from services.shared.jobs import JobStore
 from services.shared.settings import Settings
 from services.worker.claude_estimate import estimate_with_claude
 from services.worker.context import WorkerContext
+from services.worker.github import GitHubError, RepoSummary, fetch_repo_summary
 from services.worker.metrics import JOB_DURATION, JOBS_FINISHED
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.devstack.supervisor import Stack
-from services.shared.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
+from services.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
 from tests.api import bearer, estimate, requirements
 from tests.stacks import in_process_gateway
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from services.estimation.methodology import version_of
 from services.shared.contracts import (
     ChatMessageIn,
     ChatTurnCreate,
@@ -12,7 +13,6 @@ from services.shared.contracts import (
     Totals,
     Usage,
 )
-from services.shared.estimation.methodology import version_of
 
 METHODOLOGY = "## Model\nThree services."
 

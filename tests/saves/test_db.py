@@ -11,10 +11,10 @@ from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from services.estimation.methodology import version_of
 from services.saves import chat_repo, saves_repo
 from services.saves.db import alembic_config, make_engine, make_sessionmaker, run_migrations
 from services.saves.models import SaveRevision
-from services.shared.estimation.methodology import version_of
 from services.shared.settings import Settings
 from tests.saves.factories import chat_turn, new_owner, save_create
 

@@ -18,11 +18,11 @@ from arq import Retry
 
 from services.devstack.supervisor import Stack
 from services.shared.contracts import JobInput
-from services.shared.github import make_github_client
 from services.shared.settings import Settings
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig
 from services.worker.context import WorkerContext
+from services.worker.github import make_github_client
 from services.worker.tasks import run_estimation
 from tests.api import requirements
 from tests.github_stub import free_port

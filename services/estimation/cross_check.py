@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from services.shared.estimation.models import CrossCheck, FunctionPointCount, MethodCheck, Verdict
+from services.estimation.models import CrossCheck, FunctionPointCount, MethodCheck, Verdict
 
 TOLERANCE_PCT = 35.0
 HOURS_PER_PERSON_MONTH = 152.0

@@ -17,8 +17,8 @@ import anthropic
 import httpx2
 from anthropic.types import Message
 
-from services.shared.budget import CapacityTimeout, FleetBudget, Priority, WaitListener
-from services.shared.claude import usage_of
+from services.llm.budget import CapacityTimeout, FleetBudget, Priority, WaitListener
+from services.llm.client import usage_of
 from services.shared.contracts import Usage
 from services.shared.settings import ModelPrice
 

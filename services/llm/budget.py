@@ -26,7 +26,7 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 from prometheus_client import Counter, Gauge, Histogram
 
-from services.shared.budget_lua import COOL_DOWN, HEARTBEAT, RESERVE, SETTLE, SNAPSHOT
+from services.llm.budget_lua import COOL_DOWN, HEARTBEAT, RESERVE, SETTLE, SNAPSHOT
 from services.shared.contracts import Usage
 from services.shared.settings import Settings
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from services.shared.budget import CapacityTimeout, FleetBudget, Lease
+from services.llm.budget import CapacityTimeout, FleetBudget, Lease
 from services.shared.contracts import Usage
 from services.shared.settings import Settings
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.shared.estimation.models import ClaudeEstimate
+from services.estimation.models import ClaudeEstimate
 from services.shared.settings import RateCard, RoleRate
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from services.estimation.cross_check import RepoFacts
+from services.estimation.models import ClaudeEstimate, CrossCheck, Financials
 from services.shared.contracts import Usage
-from services.shared.estimation.cross_check import RepoFacts
-from services.shared.estimation.models import ClaudeEstimate, CrossCheck, Financials
 
 
 def _h(value: float) -> str:

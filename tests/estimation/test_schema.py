@@ -5,8 +5,8 @@ import json
 import pytest
 from jsonschema import Draft202012Validator, ValidationError
 
-from services.shared.estimation.models import ClaudeEstimate
-from services.shared.estimation.schema import ESTIMATE_TOOL_NAME, REVISE_TOOL_NAME, estimate_tool, revise_tool
+from services.estimation.models import ClaudeEstimate
+from services.estimation.schema import ESTIMATE_TOOL_NAME, REVISE_TOOL_NAME, estimate_tool, revise_tool
 from services.shared.settings import RateCard
 
 ROLES = list(RateCard().roles)

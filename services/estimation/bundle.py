@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.estimation.calculator import calculate, totals
+from services.estimation.cross_check import RepoFacts, cross_check
+from services.estimation.models import ClaudeEstimate
+from services.estimation.report import render_report
 from services.shared.contracts import Totals, Usage
-from services.shared.estimation.calculator import calculate, totals
-from services.shared.estimation.cross_check import RepoFacts, cross_check
-from services.shared.estimation.models import ClaudeEstimate
-from services.shared.estimation.report import render_report
 from services.shared.settings import RateCard
 
 REPOSITORY_KEY = "repository"

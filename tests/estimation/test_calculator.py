@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.shared.estimation.calculator import calculate, totals
-from services.shared.estimation.models import ClaudeEstimate
+from services.estimation.calculator import calculate, totals
+from services.estimation.models import ClaudeEstimate
 from services.shared.settings import RateCard, RoleRate
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from services.shared.estimation.cross_check import RepoFacts
+from services.estimation.cross_check import RepoFacts
 from services.shared.settings import Settings
 
 GITHUB_URL = re.compile(

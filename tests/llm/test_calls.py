@@ -13,8 +13,8 @@ import pytest
 import redis.asyncio as aioredis
 from anthropic.types import Message
 
-from services.shared.budget import FleetBudget
-from services.shared.claude_calls import ClaudeCallError, call_claude
+from services.llm.budget import FleetBudget
+from services.llm.calls import ClaudeCallError, call_claude
 from services.shared.settings import ModelPrice, Settings
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.shared.estimation.cross_check import RepoFacts, count_function_points, cross_check
+from services.estimation.cross_check import RepoFacts, count_function_points, cross_check
 
 REQUIREMENTS = """# Online shop
 

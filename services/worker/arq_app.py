@@ -1,4 +1,4 @@
-"""ARQ's worker settings: `arq services.worker.settings.WorkerSettings` (or `estimator worker`) runs it.
+"""ARQ's worker settings: `arq services.worker.arq_app.WorkerSettings` (or `estimator worker`) runs it.
 
 Values come from the one Settings object at import time, so the same environment that configures the
 other services configures the worker.

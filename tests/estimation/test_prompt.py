@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from services.shared.estimation.calculator import calculate
-from services.shared.estimation.methodology import MODEL_DOCUMENT
-from services.shared.estimation.models import ClaudeEstimate
-from services.shared.estimation.prompt import build_chat_system, build_estimation_request
-from services.shared.estimation.schema import ESTIMATE_TOOL_NAME
+from services.estimation.calculator import calculate
+from services.estimation.methodology import MODEL_DOCUMENT
+from services.estimation.models import ClaudeEstimate
+from services.estimation.prompt import build_chat_system, build_estimation_request
+from services.estimation.schema import ESTIMATE_TOOL_NAME
 from services.shared.settings import RateCard
 
 ROLES = list(RateCard().roles)

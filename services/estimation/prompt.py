@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.shared.estimation.methodology import MODEL_DOCUMENT
-from services.shared.estimation.models import ClaudeEstimate, Financials
-from services.shared.estimation.schema import ESTIMATE_TOOL_NAME, REVISE_TOOL_NAME, estimate_tool
+from services.estimation.methodology import MODEL_DOCUMENT
+from services.estimation.models import ClaudeEstimate, Financials
+from services.estimation.schema import ESTIMATE_TOOL_NAME, REVISE_TOOL_NAME, estimate_tool
 
 ESTIMATION_SYSTEM_PROMPT = f"""You are a senior software estimator at a delivery consultancy.
 You turn a client's requirements into a work breakdown with three-point hour estimates, risks,

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.shared.estimation.models import ClaudeEstimate, EstimateRevision, WorkItem
+from services.estimation.models import ClaudeEstimate, EstimateRevision, WorkItem
 
 
 def _item(**overrides: Any) -> dict[str, Any]:

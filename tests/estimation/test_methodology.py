@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from services.shared.estimation.methodology import MODEL_DOCUMENT
+from services.estimation.methodology import MODEL_DOCUMENT
 from services.shared.settings import RateCard
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.shared.estimation.models import ClaudeEstimate, EstimateRevision
+from services.estimation.models import ClaudeEstimate, EstimateRevision
 
 ESTIMATE_TOOL_NAME = "submit_estimate"
 REVISE_TOOL_NAME = "revise_estimate"

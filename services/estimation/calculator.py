@@ -12,8 +12,7 @@ from collections import defaultdict
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from statistics import NormalDist
 
-from services.shared.contracts import Totals
-from services.shared.estimation.models import (
+from services.estimation.models import (
     ClaudeEstimate,
     Financials,
     ItemCalc,
@@ -21,6 +20,7 @@ from services.shared.estimation.models import (
     RiskCalc,
     RoleTotals,
 )
+from services.shared.contracts import Totals
 from services.shared.settings import RateCard
 
 PM_ROLE = "pm"

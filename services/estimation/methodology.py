@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from importlib.resources import files
 
-MODEL_DOCUMENT: str = files(__package__).joinpath("model_document.md").read_text(encoding="utf-8")
+MODEL_DOCUMENT: str = files(__package__).joinpath("methodology.md").read_text(encoding="utf-8")
 
 
 def version_of(document: str) -> str:
