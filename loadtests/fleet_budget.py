@@ -30,7 +30,8 @@ import httpx
 
 from loadtests.harness import isolated_stores, machine
 from services.devstack.resolve import Resolved
-from services.devstack.supervisor import Ports, Stack, create_demo_key
+from services.devstack.supervisor import Stack, create_demo_key
+from services.shared.local import Ports
 
 BULLETS = 8
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import httpx
 
 from services.devstack.resolve import Resolved
-from services.devstack.supervisor import Ports, Stack, create_demo_key
+from services.devstack.supervisor import Stack, create_demo_key
+from services.shared.local import Ports
 
 UNLIMITED = "100000000"
 HOST = "127.0.0.1"

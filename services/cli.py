@@ -12,8 +12,10 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from services.shared import settings as service_settings
+from services.shared.local import LOCAL_PORTS
 from services.shared.observability import configure_logging
-from services.shared.settings import Settings, get_settings
+from services.shared.settings import ServiceSettings, get_service_settings
 
 # A lookup that started before the revocation may still be waiting on the saves service this long.
 REVOKED_MARKER_MARGIN_S = 30
@@ -35,13 +37,13 @@ async def _use_local_stack_config() -> None:
     os.environ.setdefault("DATABASE_URL", resolved.database_url)
     if resolved.embedded_database:
         resolved.state_dir.mkdir(parents=True, exist_ok=True)
-    get_settings.cache_clear()
+    service_settings.reload()
 
 
 def _serve(args: argparse.Namespace) -> None:
     from services.shared.internal import SERVER_KEEPALIVE_S
 
-    settings = get_settings()
+    settings = get_service_settings()
     uvicorn.run(
         SERVICES[args.service],
         factory=True,
@@ -57,13 +59,15 @@ def _serve(args: argparse.Namespace) -> None:
 def _worker(_: argparse.Namespace) -> None:
     from arq.worker import run_worker
 
-    from services.worker.arq_app import WorkerSettings
+    from services.worker.arq_app import arq_worker
+    from services.worker.settings import get_settings
 
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    run_worker(arq_worker(get_settings()))
 
 
 async def _migrate() -> None:
     from services.saves.db import run_migrations
+    from services.saves.settings import get_settings
 
     await _use_local_stack_config()
     await run_migrations(get_settings().database_url)
@@ -72,6 +76,7 @@ async def _migrate() -> None:
 async def _keys(args: argparse.Namespace) -> int:
     from services.saves.db import make_engine, make_sessionmaker
     from services.saves.keys import create_key, list_keys, revoke_key
+    from services.saves.settings import get_settings
 
     await _use_local_stack_config()
     settings = get_settings()
@@ -98,16 +103,19 @@ async def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _announce(settings: Settings, key_hashes: list[str]) -> None:
+async def _announce(settings: ServiceSettings, key_hashes: list[str]) -> None:
     """Makes the revocation effective at once on every gateway (their caches hear it from Redis)."""
     from redis.exceptions import RedisError
 
+    from services.gateway.settings import get_settings
     from services.shared.apikeys import announce_revocations
     from services.shared.redis import make_redis
 
+    gateways = get_settings()
+
     redis = make_redis(settings.redis_url)
     try:
-        await announce_revocations(redis, key_hashes, marker_ttl_s=settings.auth_cache_ttl_s + REVOKED_MARKER_MARGIN_S)
+        await announce_revocations(redis, key_hashes, marker_ttl_s=gateways.auth_cache_ttl_s + REVOKED_MARKER_MARGIN_S)
     except (OSError, RedisError):
         print(
             "warning: Redis unreachable; gateways may accept the key until their cache expires",
@@ -119,11 +127,12 @@ async def _announce(settings: Settings, key_hashes: list[str]) -> None:
 
 async def _budget(args: argparse.Namespace) -> int:
     """Shows or changes the fleet-wide Claude budget in Redis (the operator's job in a cluster)."""
+    from services.gateway.settings import get_settings
     from services.llm.budget import OVERRIDABLE, FleetBudget
     from services.shared.redis import make_redis
 
     await _use_local_stack_config()
-    settings = get_settings()
+    settings = get_settings()  # the gateway's settings: Redis and the budget's limits, no Claude key
     redis = make_redis(settings.redis_url)
     budget = FleetBudget(redis, settings)
     try:
@@ -148,15 +157,16 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the whole stack locally (what `make run` does)")
     run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--port", type=int, default=LOCAL_PORTS.gateway)
 
     serve = sub.add_parser("serve", help="serve one HTTP service")
     serve.add_argument("service", choices=sorted(SERVICES))
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=int, default=LOCAL_PORTS.gateway)
 
     sub.add_parser("worker", help="run an estimation worker (ARQ)")
     sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("config", help="print every setting, its default and the services that read it (markdown)")
 
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -181,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_logging(get_settings().log_level)
+    configure_logging(get_service_settings().log_level)
     if args.command == "run":
         from services.devstack.supervisor import run_stack
 
@@ -196,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_keys(args))
     elif args.command == "budget":
         return asyncio.run(_budget(args))
+    elif args.command == "config":
+        from services.shared.settings_table import markdown
+
+        print(markdown(), end="")
     return 0
 
 

@@ -6,68 +6,36 @@ or rows. Both are real servers; nothing here is faked.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
-import asyncpg
 import pytest
-import redis
 import redis.asyncio as aioredis
 
-from services.devstack.isolation import CLAIM_TTL_S, DB_NUMBERS, claim_key
-from services.shared.settings import get_settings
+from services.shared import settings as service_settings
+from tests.stores import isolated_stores
 
 if TYPE_CHECKING:
     from services.devstack.supervisor import Stack
 
-REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
-PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
-
-def _claim_redis_db() -> tuple[redis.Redis, int]:
-    admin = redis.Redis.from_url(f"{REDIS_BASE}/0")
-    for db in DB_NUMBERS:
-        if admin.set(claim_key(db), os.getpid(), nx=True, ex=CLAIM_TTL_S):
-            return admin, db
-    raise RuntimeError("all Redis databases 1..15 are claimed; clear estimator:db-claim:* in DB 0")
+@pytest.fixture(scope="session")
+async def stores() -> AsyncIterator[tuple[str, str]]:
+    async with isolated_stores() as urls:
+        yield urls
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    admin, db = _claim_redis_db()
-    url = f"{REDIS_BASE}/{db}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    try:
-        yield url
-    finally:
-        client.flushdb()
-        admin.delete(claim_key(db))
+def redis_url(stores: tuple[str, str]) -> str:
+    return stores[0]
 
 
 @pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
+async def database_url(stores: tuple[str, str]) -> str:
     from services.saves.db import run_migrations
 
-    name = f"estimator_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    await run_migrations(url)
-    try:
-        yield url
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    await run_migrations(stores[1])
+    return stores[1]
 
 
 @pytest.fixture
@@ -85,9 +53,9 @@ def settings_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, database_url: 
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("INTERNAL_TOKEN", "test-internal-token")
-    get_settings.cache_clear()
+    service_settings.reload()
     yield
-    get_settings.cache_clear()
+    service_settings.reload()
 
 
 @pytest.fixture(scope="session")

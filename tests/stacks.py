@@ -16,9 +16,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from services.devstack.resolve import Resolved
-from services.devstack.supervisor import Ports, Stack
+from services.devstack.supervisor import Stack
 from services.gateway.app import create_app
-from services.shared.settings import get_settings
+from services.shared import settings as service_settings
+from services.shared.local import Ports
 from tests.github_stub import free_port
 
 FAST_AND_UNLIMITED = {
@@ -62,7 +63,7 @@ async def in_process_gateway(
     """A gateway app in this process (its lifespan run), configured by `env`, seen from `peer`."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    service_settings.reload()
     try:
         app = create_app()
         async with LifespanManager(app) as manager:
@@ -70,4 +71,4 @@ async def in_process_gateway(
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
                 yield client
     finally:
-        get_settings.cache_clear()
+        service_settings.reload()

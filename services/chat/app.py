@@ -9,9 +9,9 @@ from fastapi import FastAPI
 
 from services.chat.context import ChatContext
 from services.chat.routes import router
+from services.chat.settings import get_settings
 from services.shared.errors import install_error_handlers
 from services.shared.observability import install_observability
-from services.shared.settings import get_settings
 
 
 @asynccontextmanager

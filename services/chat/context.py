@@ -9,23 +9,23 @@ import redis.asyncio as aioredis
 from anthropic import AsyncAnthropic
 from fastapi import Depends, Request
 
+from services.chat.settings import ChatSettings
 from services.llm.budget import FleetBudget
 from services.llm.client import make_client
 from services.shared.redis import make_redis
 from services.shared.saves_client import SavesClient
-from services.shared.settings import Settings
 
 
 @dataclass
 class ChatContext:
-    settings: Settings
+    settings: ChatSettings
     claude: AsyncAnthropic
     saves: SavesClient
     redis: aioredis.Redis
     budget: FleetBudget
 
     @classmethod
-    def open(cls, settings: Settings) -> ChatContext:
+    def open(cls, settings: ChatSettings) -> ChatContext:
         redis = make_redis(settings.redis_url, settings.redis_max_connections)
         return cls(
             settings=settings,

@@ -22,7 +22,7 @@ from services.estimation.prompt import build_chat_system
 from services.estimation.schema import REVISE_TOOL_NAME, revise_tool
 from services.llm.budget import estimate_input_tokens
 from services.llm.calls import call_claude
-from services.llm.client import price_for
+from services.llm.pricing import price_for
 from services.shared.contracts import (
     ChatMessageIn,
     ChatReply,
@@ -96,7 +96,7 @@ class Turn:
             priority="chat",
             input_tokens=estimate_input_tokens(system, messages, tools),
             max_tokens=max_tokens,
-            price=price_for(settings, settings.anthropic_model),
+            price=price_for(settings.model_prices, settings.anthropic_model),
             deadline=self.deadline,
             cache_kind="chat",
         )

@@ -16,9 +16,16 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/estimator"
-EMBEDDED_REDIS_PORT = int(os.environ.get("ESTIMATOR_EMBEDDED_REDIS_PORT", "6389"))
+from services.saves.settings import SavesSettings
+from services.shared.settings import ServiceSettings
+
+# The settings' own defaults: where a cluster-less machine runs its servers.
+DEFAULT_REDIS_URL: str = ServiceSettings.model_fields["redis_url"].default
+DEFAULT_DATABASE_URL: str = SavesSettings.model_fields["database_url"].default
+
+
+def embedded_redis_port() -> int:
+    return int(os.environ.get("ESTIMATOR_EMBEDDED_REDIS_PORT", "6389"))
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ async def resolve() -> Resolved:
         if reachable(DEFAULT_REDIS_URL, 6379):
             redis_url = DEFAULT_REDIS_URL
         else:
-            redis_url, embedded_redis = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0", True
+            redis_url, embedded_redis = f"redis://127.0.0.1:{embedded_redis_port()}/0", True
     database_url = os.environ.get("DATABASE_URL")
     embedded_database = False
     if not database_url:

@@ -22,18 +22,10 @@ from typing import Any
 import httpx
 
 from services.devstack.resolve import Resolved, resolve
+from services.shared.local import LOCAL_PORTS, Ports, urls
 
 SIMULATED_KEY = "sk-simulated"
 HEALTH_TIMEOUT_S = 60.0
-
-
-@dataclass(frozen=True)
-class Ports:
-    gateway: int = 8000
-    chat: int = 8002
-    saves: int = 8003
-    simulator: int = 8004
-    worker_metrics: int = 8005
 
 
 @dataclass
@@ -42,7 +34,7 @@ class Stack:
 
     resolved: Resolved
     host: str = "127.0.0.1"
-    ports: Ports = field(default_factory=Ports)
+    ports: Ports = LOCAL_PORTS
     workers: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
@@ -56,21 +48,21 @@ class Stack:
 
     @property
     def gateway_url(self) -> str:
-        return f"http://{self.host}:{self.ports.gateway}"
+        return urls(self.ports, self.host).gateway
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             REDIS_URL=self.resolved.redis_url,
             DATABASE_URL=self.resolved.database_url,
-            SAVES_URL=f"http://{self.host}:{self.ports.saves}",
-            CHAT_URL=f"http://{self.host}:{self.ports.chat}",
+            SAVES_URL=urls(self.ports, self.host).saves,
+            CHAT_URL=urls(self.ports, self.host).chat,
             INTERNAL_TOKEN=env.get("INTERNAL_TOKEN") or secrets.token_urlsafe(24),
         )
         if self.simulated:
             env.update(
                 ANTHROPIC_API_KEY=SIMULATED_KEY,
-                ANTHROPIC_BASE_URL=f"http://{self.host}:{self.ports.simulator}",
+                ANTHROPIC_BASE_URL=urls(self.ports, self.host).simulator,
             )
         env.update(self.extra_env)
         return env

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.estimation.calculator import calculate, totals
-from services.estimation.cross_check import RepoFacts, cross_check
-from services.estimation.models import ClaudeEstimate
+from services.estimation.cross_check import cross_check
+from services.estimation.models import ClaudeEstimate, RepoFacts
+from services.estimation.rate_card import RateCard
 from services.estimation.report import render_report
 from services.shared.contracts import Totals, Usage
-from services.shared.settings import RateCard
 
 REPOSITORY_KEY = "repository"
 

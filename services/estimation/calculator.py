@@ -20,8 +20,8 @@ from services.estimation.models import (
     RiskCalc,
     RoleTotals,
 )
+from services.estimation.rate_card import RateCard
 from services.shared.contracts import Totals
-from services.shared.settings import RateCard
 
 PM_ROLE = "pm"
 QA_ROLE = "qa"
@@ -103,46 +103,12 @@ def calculate(estimate: ClaudeEstimate, rate_card: RateCard) -> Financials:
 
     pm_pct, qa_pct = _d(rate_card.project_management_pct), _d(rate_card.qa_overhead_pct)
     pm_hours, qa_hours = _hours(base * pm_pct), _hours(base * qa_pct)
-    overhead_hours = {PM_ROLE: pm_hours, QA_ROLE: qa_hours}
-
-    worked = {role for role, hours in [*item_hours.items(), *overhead_hours.items()] if hours}
-    unpriced = sorted(worked - set(rate_card.roles))
-    if unpriced:
-        raise ValueError(f"roles without a rate in the rate card: {', '.join(unpriced)}")
-
-    roles: list[RoleTotals] = []
-    for role, rate in rate_card.roles.items():
-        if role not in worked:
-            continue
-        hours = item_hours[role] + overhead_hours.get(role, _ZERO)
-        roles.append(
-            RoleTotals(
-                role=role,
-                item_hours=float(item_hours[role]),
-                overhead_hours=float(overhead_hours.get(role, _ZERO)),
-                hours=float(hours),
-                cost_per_hour=rate.cost_per_hour,
-                bill_rate_per_hour=rate.bill_rate_per_hour,
-                cost=float(_money(hours * _d(rate.cost_per_hour))),
-                billed=float(_money(hours * _d(rate.bill_rate_per_hour))),
-            )
-        )
+    roles = _role_totals(item_hours, {PM_ROLE: pm_hours, QA_ROLE: qa_hours}, rate_card)
 
     expected = base + pm_hours + qa_hours
-    variance = sum((((_d(i.high_hours) - _d(i.low_hours)) / 6) ** 2 for i in estimate.work_items), _ZERO)
-    std_dev = _hours(variance.sqrt() * (1 + pm_pct + qa_pct))
-    z = _d(rate_card.confidence_z)
-    contingency = _hours(z * std_dev)
-    risks = [
-        RiskCalc(
-            title=r.title,
-            probability=r.probability,
-            impact_hours=r.impact_hours,
-            exposure_hours=float(_hours(_d(r.probability) * _d(r.impact_hours))),
-            mitigation=r.mitigation,
-        )
-        for r in estimate.risks
-    ]
+    std_dev = _std_dev(estimate, pm_pct + qa_pct)
+    contingency = _hours(_d(rate_card.confidence_z) * std_dev)
+    risks = _risks(estimate)
     risk_reserve = sum((_d(r.exposure_hours) for r in risks), _ZERO)
     committed = expected + contingency + risk_reserve
 
@@ -153,12 +119,7 @@ def calculate(estimate: ClaudeEstimate, rate_card: RateCard) -> Financials:
     contingency_cost, risk_cost = _money(contingency * blended_cost), _money(risk_reserve * blended_cost)
     cost = delivery_cost + contingency_cost + risk_cost
     list_price = delivery_billed + _money(contingency * blended_bill) + _money(risk_reserve * blended_bill)
-
-    target = _d(rate_card.margin_pct)
-    floor_price = (cost / (1 - target)).quantize(_CENT, ROUND_CEILING)
-    floor_applied = list_price < floor_price
-    price = floor_price if floor_applied else list_price
-    margin = (price - cost) / price if price else _ZERO
+    price, margin, floor_applied = _price(cost, list_price, _d(rate_card.margin_pct))
 
     return Financials(
         currency=rate_card.currency,
@@ -191,6 +152,62 @@ def calculate(estimate: ClaudeEstimate, rate_card: RateCard) -> Financials:
         margin_floor_applied=floor_applied,
         payment_schedule=_payment_schedule(price, rate_card),
     )
+
+
+def _role_totals(
+    item_hours: dict[str, Decimal], overhead_hours: dict[str, Decimal], rate_card: RateCard
+) -> list[RoleTotals]:
+    """Hours, cost and billing per role, in the rate card's order; a role worked but not priced is an error."""
+    worked = {role for role, hours in [*item_hours.items(), *overhead_hours.items()] if hours}
+    unpriced = sorted(worked - set(rate_card.roles))
+    if unpriced:
+        raise ValueError(f"roles without a rate in the rate card: {', '.join(unpriced)}")
+    roles: list[RoleTotals] = []
+    for role, rate in rate_card.roles.items():
+        if role not in worked:
+            continue
+        hours = item_hours.get(role, _ZERO) + overhead_hours.get(role, _ZERO)
+        roles.append(
+            RoleTotals(
+                role=role,
+                item_hours=float(item_hours.get(role, _ZERO)),
+                overhead_hours=float(overhead_hours.get(role, _ZERO)),
+                hours=float(hours),
+                cost_per_hour=rate.cost_per_hour,
+                bill_rate_per_hour=rate.bill_rate_per_hour,
+                cost=float(_money(hours * _d(rate.cost_per_hour))),
+                billed=float(_money(hours * _d(rate.bill_rate_per_hour))),
+            )
+        )
+    return roles
+
+
+def _std_dev(estimate: ClaudeEstimate, overhead_pct: Decimal) -> Decimal:
+    """Independent items: the total's variance is the sum of theirs; overheads scale it with the base."""
+    variance = sum((((_d(i.high_hours) - _d(i.low_hours)) / 6) ** 2 for i in estimate.work_items), _ZERO)
+    return _hours(variance.sqrt() * (1 + overhead_pct))
+
+
+def _risks(estimate: ClaudeEstimate) -> list[RiskCalc]:
+    return [
+        RiskCalc(
+            title=r.title,
+            probability=r.probability,
+            impact_hours=r.impact_hours,
+            exposure_hours=float(_hours(_d(r.probability) * _d(r.impact_hours))),
+            mitigation=r.mitigation,
+        )
+        for r in estimate.risks
+    ]
+
+
+def _price(cost: Decimal, list_price: Decimal, target_margin: Decimal) -> tuple[Decimal, Decimal, bool]:
+    """(price, margin, floor applied): the list price, raised to cost / (1 - target) when that is higher."""
+    floor_price = (cost / (1 - target_margin)).quantize(_CENT, ROUND_CEILING)
+    floor_applied = list_price < floor_price
+    price = floor_price if floor_applied else list_price
+    margin = (price - cost) / price if price else _ZERO
+    return price, margin, floor_applied
 
 
 def totals(financials: Financials) -> Totals:

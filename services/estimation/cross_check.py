@@ -19,9 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, Field
-
-from services.estimation.models import CrossCheck, FunctionPointCount, MethodCheck, Verdict
+from services.estimation.models import CrossCheck, FunctionPointCount, MethodCheck, RepoFacts, Verdict
 
 TOLERANCE_PCT = 35.0
 HOURS_PER_PERSON_MONTH = 152.0
@@ -47,15 +45,6 @@ BASIC_COCOMO_B = 1.05
 # Average bytes per physical source line, blank and comment lines included. Measured code bases sit
 # between ~30 (terse scripting) and ~45 (verbose, deeply indented) bytes a line; 35 is the common middle.
 BYTES_PER_LINE = 35
-
-
-class RepoFacts(BaseModel):
-    """What the GitHub client learns about a repository, enough to size it."""
-
-    full_name: str
-    languages: dict[str, int] = Field(default_factory=dict, description="Bytes of code per language.")
-    size_kb: int = 0
-    file_count: int | None = None
 
 
 @dataclass(frozen=True)

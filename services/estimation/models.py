@@ -197,3 +197,12 @@ class CrossCheck(BaseModel):
     methods: list[MethodCheck]
     verdict: Verdict
     summary: str
+
+
+class RepoFacts(BaseModel):
+    """What the GitHub client learns about a repository, enough to size it."""
+
+    full_name: str
+    languages: dict[str, int] = Field(default_factory=dict, description="Bytes of code per language.")
+    size_kb: int = 0
+    file_count: int | None = None

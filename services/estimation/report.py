@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from services.estimation.cross_check import RepoFacts
-from services.estimation.models import ClaudeEstimate, CrossCheck, Financials
+from services.estimation.models import ClaudeEstimate, CrossCheck, Financials, RepoFacts
 from services.shared.contracts import Usage
 
 

@@ -15,6 +15,7 @@ from services.gateway.events import JobEventHub
 from services.gateway.key_cache import KeyCache
 from services.gateway.ratelimit import RateLimits
 from services.gateway.routers import chat, estimates, methodology, saves
+from services.gateway.settings import get_settings
 from services.gateway.single_flight import SingleFlight
 from services.gateway.state import GatewayState
 from services.llm.budget import FleetBudget
@@ -26,7 +27,6 @@ from services.shared.observability import install_observability
 from services.shared.read_model import ReadModel
 from services.shared.redis import make_arq_pool, make_redis
 from services.shared.saves_client import SavesClient
-from services.shared.settings import get_settings
 
 DESCRIPTION = """Submit software requirements, let Claude estimate the work, then browse and refine the
 saved estimates by chat. Every `/api` route needs `Authorization: Bearer <api key>`; errors are
@@ -50,7 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         saves=saves,
         chat=httpx.AsyncClient(
             base_url=settings.chat_url,
-            timeout=httpx.Timeout(settings.anthropic_timeout_s, connect=3.0),
+            timeout=httpx.Timeout(settings.chat_timeout_s, connect=3.0),
             limits=httpx.Limits(keepalive_expiry=INTERNAL_KEEPALIVE_S),
         ),
         hub=hub,

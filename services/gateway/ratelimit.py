@@ -16,9 +16,9 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from services.gateway.settings import GatewaySettings
 from services.shared.errors import ApiError
 from services.shared.redis import make_pool
-from services.shared.settings import Settings
 
 
 def storage_uri(redis_url: str) -> str:
@@ -35,7 +35,7 @@ class _Outcome:
 
 
 class RateLimits:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: GatewaySettings) -> None:
         pool = make_pool(settings.redis_url, settings.redis_max_connections, decode_responses=False)
         self.storage = RedisStorage(
             storage_uri(settings.redis_url),

@@ -56,13 +56,13 @@ class ErrorEnvelope(BaseModel):
 _ID = re.compile(r"^[0-9A-Fa-f-]{1,64}$")
 
 
-def is_known_id(value: str) -> bool:
+def looks_like_id(value: str) -> bool:
     return _ID.match(value) is not None
 
 
 def known_id(value: str) -> str:
     """Ids are UUIDs; anything else cannot name a record, so it is a 404 (and is never forwarded)."""
-    if not is_known_id(value):
+    if not looks_like_id(value):
         raise ApiError(404, "not_found", "no such record")
     return value
 

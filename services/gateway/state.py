@@ -14,16 +14,16 @@ from redis.commands.core import AsyncScript
 from services.gateway.events import JobEventHub
 from services.gateway.key_cache import KeyCache
 from services.gateway.ratelimit import RateLimits
+from services.gateway.settings import GatewaySettings
 from services.gateway.single_flight import SingleFlight
 from services.shared.jobs import JobStore
 from services.shared.read_model import Entry, ReadModel
 from services.shared.saves_client import SavesClient
-from services.shared.settings import Settings
 
 
 @dataclass
 class GatewayState:
-    settings: Settings
+    settings: GatewaySettings
     redis: aioredis.Redis
     store: JobStore
     queue: ArqRedis

@@ -27,8 +27,8 @@ import redis.asyncio as aioredis
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.llm.budget_lua import COOL_DOWN, HEARTBEAT, RESERVE, SETTLE, SNAPSHOT
+from services.llm.settings import BudgetSettings
 from services.shared.contracts import Usage
-from services.shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class Lease:
 
 
 class FleetBudget:
-    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+    def __init__(self, redis: aioredis.Redis, settings: BudgetSettings) -> None:
         """Every process given the same Redis and `llm_budget_prefix` shares one budget."""
         self.redis = redis
         self.settings = settings

@@ -18,9 +18,8 @@ import httpx2
 from anthropic.types import Message
 
 from services.llm.budget import CapacityTimeout, FleetBudget, Priority, WaitListener
-from services.llm.client import usage_of
+from services.llm.pricing import ModelPrice, usage_of
 from services.shared.contracts import Usage
-from services.shared.settings import ModelPrice
 
 log = logging.getLogger(__name__)
 

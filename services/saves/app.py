@@ -16,11 +16,11 @@ from sqlalchemy import text
 
 from services.saves.db import make_engine, make_sessionmaker
 from services.saves.routes import router
+from services.saves.settings import get_settings
 from services.shared.errors import install_error_handlers
 from services.shared.observability import install_observability
 from services.shared.read_model import ReadModel
 from services.shared.redis import make_redis
-from services.shared.settings import get_settings
 
 SERVICE_NAME = "saves"
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from services.saves.db_metrics import instrument_query_latency
-from services.shared.settings import Settings
+from services.saves.settings import SavesSettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -30,7 +30,7 @@ def _enable_sqlite_integrity(dbapi_connection: DBAPIConnection, _: ConnectionPoo
     cursor.close()
 
 
-def make_engine(url: str, settings: Settings) -> AsyncEngine:
+def make_engine(url: str, settings: SavesSettings) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _enable_sqlite_integrity)

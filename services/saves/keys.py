@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.saves.models import ApiKey, utcnow
-from services.shared.apikeys import KEY_PREFIX, hash_key
+from services.shared.apikeys import API_KEY_PREFIX, hash_key
 
 PREFIX_LENGTH = 8
 
@@ -31,12 +31,12 @@ class ApiKeyInfo(BaseModel):
 
 def _display_prefix(key: str) -> str:
     """The first random characters (after `est_`, which every key shares), so prefixes tell keys apart."""
-    return key.removeprefix(KEY_PREFIX)[:PREFIX_LENGTH]
+    return key.removeprefix(API_KEY_PREFIX)[:PREFIX_LENGTH]
 
 
 async def create_key(session: AsyncSession, owner: str) -> tuple[str, str]:
     """Returns (key_id, plaintext key); the plaintext is never stored and cannot be shown again."""
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(owner=owner, key_hash=hash_key(key), prefix=_display_prefix(key))
     session.add(row)
     await session.commit()

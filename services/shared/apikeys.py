@@ -7,10 +7,12 @@ import hashlib
 
 import redis.asyncio as aioredis
 
-KEY_PREFIX = "est_"
-AUTH_CACHE_PREFIX = "estimator:auth:"
-REVOKED_PREFIX = "estimator:auth-revoked:"
-REVOKED_CHANNEL = "estimator:auth-revoked"
+from services.shared.redis import KEY_PREFIX
+
+API_KEY_PREFIX = "est_"
+AUTH_CACHE_PREFIX = f"{KEY_PREFIX}:auth:"
+REVOKED_PREFIX = f"{KEY_PREFIX}:auth-revoked:"
+REVOKED_CHANNEL = f"{KEY_PREFIX}:auth-revoked"
 """Each revoked key's hash is published here, so every gateway drops it from its in-process cache."""
 
 # Caches a lookup's answer unless the key was revoked meanwhile: a lookup that read the database just

@@ -6,6 +6,9 @@ Internal services use the same shape so the gateway can pass their errors throug
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import httpx
 from fastapi import FastAPI, Request
@@ -63,36 +66,61 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
-def _describe_validation(exc: RequestValidationError) -> str:
+def describe_validation(errors: Sequence[Any]) -> str:
     parts = []
-    for err in exc.errors()[:5]:
+    for err in list(errors)[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+class Render(Protocol):
+    """How a service words an error: ours is `{"error": {code, message}}`; the simulator speaks Anthropic's."""
+
+    def __call__(
+        self, request: Request, status: int, code: str, message: str, headers: dict[str, str] | None
+    ) -> JSONResponse: ...
+
+
+def _ours(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None) -> JSONResponse:
+    return error_response(status, code, message, headers)
+
+
+@dataclass(frozen=True)
+class ErrorStyle:
+    render: Render = _ours
+    codes: Mapping[int, str] = field(default_factory=lambda: _DEFAULT_CODES)
+    validation: tuple[int, str] = (422, "validation_error")
+    internal: str = "internal_error"
+
+
+def install_error_handlers(app: FastAPI, style: ErrorStyle | None = None) -> None:
+    """Every failure a route can meet, in the service's words; nothing reaches the client as a bare 500."""
+    style = style or ErrorStyle()
+
+    async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return style.render(request, exc.status, exc.code, exc.message, exc.headers)
 
-    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = _DEFAULT_CODES.get(exc.status_code, "error")
+        code = style.codes.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code
-        return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+        return style.render(request, exc.status_code, code, message, dict(exc.headers or {}))
 
-    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return error_response(422, "validation_error", _describe_validation(exc))
+        status, code = style.validation
+        return style.render(request, status, code, describe_validation(exc.errors()), None)
 
-    async def on_store_down(_: Request, exc: Exception) -> JSONResponse:
+    async def on_store_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("a store is unreachable: %s", exc)
-        return error_response(503, "dependency_unavailable", "a storage dependency is unavailable; retry shortly")
+        message = "a storage dependency is unavailable; retry shortly"
+        return style.render(request, 503, "dependency_unavailable", message, None)
 
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "internal error")
+        return style.render(request, 500, style.internal, "internal error", None)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Header
 
 from services.shared.errors import ApiError
-from services.shared.settings import Settings, get_settings
+from services.shared.settings import ServiceSettings, get_service_settings
 
 # Callers drop idle connections well before servers close them, so no request is ever sent on a
 # connection the server is closing at that moment (it fails as a ReadError under load).
@@ -23,7 +23,7 @@ OWNER_HEADER = "X-Estimator-Owner"
 TOKEN_HEADER = "X-Internal-Token"
 
 
-def internal_headers(settings: Settings, owner: str | None = None) -> dict[str, str]:
+def internal_headers(settings: ServiceSettings, owner: str | None = None) -> dict[str, str]:
     headers = {TOKEN_HEADER: settings.internal_token.get_secret_value()}
     if owner is not None:
         headers[OWNER_HEADER] = owner
@@ -32,7 +32,7 @@ def internal_headers(settings: Settings, owner: str | None = None) -> dict[str, 
 
 async def require_internal_token(token: Annotated[str, Header(alias=TOKEN_HEADER)] = "") -> None:
     """Async, like every dependency on a hot path: FastAPI runs plain functions in its thread pool."""
-    expected = get_settings().internal_token.get_secret_value()
+    expected = get_service_settings().internal_token.get_secret_value()
     if expected and not hmac.compare_digest(token.encode(), expected.encode()):
         raise ApiError(401, "unauthorized", "missing or invalid internal token")
 

@@ -15,8 +15,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from services.shared.contracts import ErrorInfo, JobInput, JobState, Usage
+from services.shared.redis import KEY_PREFIX
 
-PREFIX = "estimator"
+PREFIX = KEY_PREFIX
 
 # Creates the job, its input and the idempotency record in one step, so two concurrent submissions with
 # the same Idempotency-Key can never both create a job. Returns the winning job id and the stored

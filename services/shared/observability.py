@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.shared.errors import error_response
-from services.shared.settings import get_settings
+from services.shared.settings import get_service_settings
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -90,7 +90,7 @@ def install_observability(app: FastAPI, service: str, checks: Mapping[str, Readi
 
     app.include_router(router)
     app.add_middleware(_MetricsMiddleware, service=service)
-    if get_settings().otel_exporter_otlp_endpoint:
+    if get_service_settings().otel_exporter_otlp_endpoint:
         _configure_tracing(service)
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 

@@ -25,7 +25,9 @@ from typing import NamedTuple
 
 import redis.asyncio as aioredis
 
-PREFIX = "estimator:read"
+from services.shared.redis import KEY_PREFIX
+
+PREFIX = f"{KEY_PREFIX}:read"
 DEFAULT_TTL_S = 300
 LISTING = "list"
 

@@ -13,6 +13,8 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
 POOL_TIMEOUT_S = 5.0
+KEY_PREFIX = "estimator"
+"""Every key and channel the product uses in Redis starts with this, so they can be told from others'."""
 
 
 def make_pool(url: str, max_connections: int, decode_responses: bool = True) -> aioredis.BlockingConnectionPool:

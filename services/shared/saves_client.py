@@ -22,7 +22,7 @@ from services.shared.contracts import (
 )
 from services.shared.errors import ApiError, error_from_response
 from services.shared.internal import INTERNAL_KEEPALIVE_S, internal_headers
-from services.shared.settings import Settings
+from services.shared.settings import SavesPeerSettings
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ METHODOLOGIES_KEPT = 16
 
 
 class SavesClient:
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, settings: SavesPeerSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self.http = httpx.AsyncClient(
             base_url=settings.saves_url,

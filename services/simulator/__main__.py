@@ -5,14 +5,14 @@ from __future__ import annotations
 import uvicorn
 
 from services.shared.observability import configure_logging
-from services.shared.settings import get_settings
+from services.shared.settings import get_service_settings
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig
 
 
 def main() -> None:
     config = SimulatorConfig()
-    configure_logging(get_settings().log_level)
+    configure_logging(get_service_settings().log_level)
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning")
 
 

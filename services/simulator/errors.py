@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-log = logging.getLogger(__name__)
+from services.shared.errors import ErrorStyle, describe_validation
+from services.shared.errors import install_error_handlers as shared_install
 
 _TYPES_BY_STATUS = {
     400: "invalid_request_error",
@@ -55,46 +53,27 @@ def error_body(
     return body
 
 
-def describe_validation(errors: list[Any]) -> str:
-    parts = []
-    for err in errors[:5]:
-        location = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
-        parts.append(f"{location or 'body'}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
-
-
 def invalid_request(exc: ValidationError) -> SimulatorError:
-    return SimulatorError(400, "invalid_request_error", describe_validation(list(exc.errors())))
+    return SimulatorError(400, "invalid_request_error", describe_validation(exc.errors()))
+
+
+def _anthropic(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None) -> JSONResponse:
+    body = error_body(code, message, getattr(request.state, "request_id", None))
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+ANTHROPIC_STYLE = ErrorStyle(
+    render=_anthropic, codes=_TYPES_BY_STATUS, validation=(400, "invalid_request_error"), internal="api_error"
+)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    def respond(request: Request, status: int, error: SimulatorError | None, **fields: Any) -> JSONResponse:
-        request_id = getattr(request.state, "request_id", None)
-        if error is not None:
-            body = error_body(error.error_type, error.message, request_id, error.details)
-            return JSONResponse(body, status_code=status, headers=error.headers)
-        return JSONResponse(error_body(request_id=request_id, **fields), status_code=status)
+    """The shared handlers in Anthropic's words, plus the simulator's own errors (which carry details)."""
+    shared_install(app, ANTHROPIC_STYLE)
 
     async def on_simulator_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SimulatorError)
-        return respond(request, exc.status, exc)
-
-    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        error_type = _TYPES_BY_STATUS.get(exc.status_code, "api_error")
-        message = exc.detail if isinstance(exc.detail, str) else error_type
-        return respond(request, exc.status_code, None, error_type=error_type, message=message)
-
-    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        message = describe_validation(list(exc.errors()))
-        return respond(request, 400, None, error_type="invalid_request_error", message=message)
-
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("simulator failed", exc_info=exc)
-        return respond(request, 500, None, error_type="api_error", message="Internal server error")
+        body = error_body(exc.error_type, exc.message, getattr(request.state, "request_id", None), exc.details)
+        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
     app.add_exception_handler(SimulatorError, on_simulator_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(Exception, on_unexpected)

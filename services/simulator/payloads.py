@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.simulator.cache import CachePlan
-from services.simulator.simulator import Turn
+from services.simulator.simulator import SimulatedCall
 
 
 def usage_body(plan: CachePlan, output_tokens: int) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def usage_body(plan: CachePlan, output_tokens: int) -> dict[str, Any]:
     }
 
 
-def message_body(turn: Turn, *, complete: bool) -> dict[str, Any]:
+def message_body(turn: SimulatedCall, *, complete: bool) -> dict[str, Any]:
     """The whole message, or (`complete=False`) the empty shell that opens a stream."""
     answer = turn.answer
     return {

@@ -28,7 +28,7 @@ SPEND_LIMIT_MESSAGE = (
 
 
 @dataclass(frozen=True)
-class Turn:
+class SimulatedCall:
     """An admitted request: what it was billed for input and what it will answer."""
 
     message_id: str
@@ -80,7 +80,7 @@ class Simulator:
         elif status >= 500:
             self.stats.server_errors += 1
 
-    def begin(self, request: MessagesRequest) -> Turn:
+    def begin(self, request: MessagesRequest) -> SimulatedCall:
         """Admits the request or raises the error Anthropic would answer with.
 
         A request is in flight from here until `finish`, or until it is refused here: the peak is then
@@ -93,7 +93,7 @@ class Simulator:
             self.stats.request_ended()
             raise
 
-    def _admit(self, request: MessagesRequest) -> Turn:
+    def _admit(self, request: MessagesRequest) -> SimulatedCall:
         fault = self.faults.take(streaming=request.stream)
         if fault is not None and fault.kind != "overloaded_mid_stream":
             error = _fault_error(fault)
@@ -112,7 +112,7 @@ class Simulator:
         self.stats.cache_read_input_tokens += plan.cache_read_input_tokens
         if fault is not None:
             self._record_refusal(529)
-        return Turn(
+        return SimulatedCall(
             message_id=f"msg_sim_{uuid.uuid4().hex[:24]}",
             model=request.model,
             usage=plan,
@@ -121,7 +121,7 @@ class Simulator:
             fail_mid_stream=fault is not None,
         )
 
-    def finish(self, turn: Turn, output_tokens: int) -> None:
+    def finish(self, turn: SimulatedCall, output_tokens: int) -> None:
         """Settles output tokens: what was produced, which a broken stream makes less than the answer."""
         self.limiter.settle(turn.reservation, output_tokens)
         self.stats.output_tokens += output_tokens

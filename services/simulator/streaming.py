@@ -14,7 +14,7 @@ from sse_starlette import ServerSentEvent
 from services.simulator.errors import error_body
 from services.simulator.payloads import message_body, usage_body
 from services.simulator.responder import Block, TextOut
-from services.simulator.simulator import Turn
+from services.simulator.simulator import SimulatedCall
 from services.simulator.tokens import CHARS_PER_TOKEN, tokens_for_chars
 
 _WORDS_PER_DELTA = 3
@@ -71,7 +71,7 @@ def ping() -> ServerSentEvent:
 
 
 async def message_events(
-    turn: Turn, pacing: Pacing, on_finish: Callable[[int], None]
+    turn: SimulatedCall, pacing: Pacing, on_finish: Callable[[int], None]
 ) -> AsyncIterator[ServerSentEvent]:
     """A turn marked `fail_mid_stream` stops half-way through its first block with an overloaded error.
 

@@ -11,15 +11,15 @@ from services.estimation.prompt import build_estimation_request
 from services.estimation.schema import ESTIMATE_TOOL_NAME
 from services.llm.budget import FleetBudget, WaitListener, estimate_input_tokens
 from services.llm.calls import ClaudeCallError, call_claude
-from services.llm.client import price_for
+from services.llm.pricing import price_for
 from services.shared.contracts import Usage
-from services.shared.settings import Settings
+from services.worker.settings import WorkerSettings
 
 
 async def estimate_with_claude(
     client: AsyncAnthropic,
     budget: FleetBudget,
-    settings: Settings,
+    settings: WorkerSettings,
     requirements_md: str,
     repo_summary_md: str | None,
     deadline: float,
@@ -46,7 +46,7 @@ async def estimate_with_claude(
         priority="estimate",
         input_tokens=estimate_input_tokens(request.system, request.messages, request.tools),
         max_tokens=settings.estimate_max_tokens,
-        price=price_for(settings, settings.anthropic_model),
+        price=price_for(settings.model_prices, settings.anthropic_model),
         deadline=deadline,
         cache_kind="estimate",
         on_wait=on_wait,

@@ -13,13 +13,13 @@ from services.llm.client import make_client
 from services.shared.jobs import JobStore
 from services.shared.redis import make_redis
 from services.shared.saves_client import SavesClient
-from services.shared.settings import Settings
 from services.worker.github import make_github_client
+from services.worker.settings import WorkerSettings
 
 
 @dataclass
 class WorkerContext:
-    settings: Settings
+    settings: WorkerSettings
     redis: aioredis.Redis
     store: JobStore
     claude: AsyncAnthropic
@@ -28,7 +28,7 @@ class WorkerContext:
     budget: FleetBudget
 
     @classmethod
-    def open(cls, settings: Settings) -> WorkerContext:
+    def open(cls, settings: WorkerSettings) -> WorkerContext:
         redis = make_redis(settings.redis_url, settings.redis_max_connections)
         return cls(
             settings=settings,

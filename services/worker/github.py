@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from services.estimation.cross_check import RepoFacts
-from services.shared.settings import Settings
+from services.estimation.models import RepoFacts
+from services.worker.settings import WorkerSettings
 
 GITHUB_URL = re.compile(
     r"^https://github\.com/(?P<owner>[A-Za-z0-9-]{1,39})/(?P<repo>[A-Za-z0-9._-]{1,100}?)(?:\.git)?/?$"
@@ -46,7 +46,7 @@ def parse_github_url(url: str) -> tuple[str, str]:
     return match["owner"], match["repo"]
 
 
-def make_github_client(settings: Settings) -> httpx.AsyncClient:
+def make_github_client(settings: WorkerSettings) -> httpx.AsyncClient:
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     token = settings.github_token.get_secret_value()
     if token:

@@ -20,11 +20,11 @@ from services.llm.calls import ClaudeCallError
 from services.shared.contracts import JobInput, SaveCreate, Usage
 from services.shared.errors import ApiError
 from services.shared.jobs import JobStore
-from services.shared.settings import Settings
 from services.worker.claude_estimate import estimate_with_claude
 from services.worker.context import WorkerContext
 from services.worker.github import GitHubError, RepoSummary, fetch_repo_summary
 from services.worker.metrics import JOB_DURATION, JOBS_FINISHED
+from services.worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ async def run_estimation(ctx: dict[str, Any], job_id: str) -> str:
 async def _estimate(
     deps: WorkerContext, store: JobStore, owner: str, job_id: str, job_input: JobInput, deadline: float
 ) -> None:
-    settings: Settings = deps.settings
+    settings: WorkerSettings = deps.settings
     await store.update(job_id, status="running", stage="starting", progress=0.05, error=None)
     repo: RepoSummary | None = None
     if job_input.github_url:

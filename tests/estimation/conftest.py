@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from services.estimation.models import ClaudeEstimate
-from services.shared.settings import RateCard, RoleRate
+from services.estimation.rate_card import RateCard, RoleRate
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from services.estimation.calculator import calculate, totals
 from services.estimation.models import ClaudeEstimate
-from services.shared.settings import RateCard, RoleRate
+from services.estimation.rate_card import RateCard, RoleRate
 
 
 def test_pert_expectation_and_spread_per_item(estimate: ClaudeEstimate, rate_card: RateCard) -> None:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.estimation.cross_check import RepoFacts, count_function_points, cross_check
+from services.estimation.cross_check import count_function_points, cross_check
+from services.estimation.models import RepoFacts
 
 REQUIREMENTS = """# Online shop
 

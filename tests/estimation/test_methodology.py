@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from services.estimation.methodology import MODEL_DOCUMENT
-from services.shared.settings import RateCard
+from services.estimation.rate_card import RateCard
 
 
 def test_the_document_is_long_enough_to_be_cached() -> None:

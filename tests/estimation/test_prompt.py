@@ -4,8 +4,8 @@ from services.estimation.calculator import calculate
 from services.estimation.methodology import MODEL_DOCUMENT
 from services.estimation.models import ClaudeEstimate
 from services.estimation.prompt import build_chat_system, build_estimation_request
+from services.estimation.rate_card import RateCard
 from services.estimation.schema import ESTIMATE_TOOL_NAME
-from services.shared.settings import RateCard
 
 ROLES = list(RateCard().roles)
 

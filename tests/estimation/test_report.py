@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from services.estimation.calculator import calculate
-from services.estimation.cross_check import RepoFacts, cross_check
-from services.estimation.models import ClaudeEstimate
+from services.estimation.cross_check import cross_check
+from services.estimation.models import ClaudeEstimate, RepoFacts
+from services.estimation.rate_card import RateCard, RoleRate
 from services.estimation.report import render_report
 from services.shared.contracts import Usage
-from services.shared.settings import RateCard, RoleRate
 
 REQUIREMENTS = "# Booking\n- Patients book appointments\n- Staff see the day's agenda\n"
 

@@ -6,8 +6,8 @@ import pytest
 from jsonschema import Draft202012Validator, ValidationError
 
 from services.estimation.models import ClaudeEstimate
+from services.estimation.rate_card import RateCard
 from services.estimation.schema import ESTIMATE_TOOL_NAME, REVISE_TOOL_NAME, estimate_tool, revise_tool
-from services.shared.settings import RateCard
 
 ROLES = list(RateCard().roles)
 

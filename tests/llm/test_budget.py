@@ -11,8 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.llm.budget import CapacityTimeout, FleetBudget, Lease
+from services.llm.settings import BudgetSettings
 from services.shared.contracts import Usage
-from services.shared.settings import Settings
 
 BudgetFactory = Callable[..., FleetBudget]
 
@@ -33,7 +33,7 @@ async def make_budget(redis_url: str) -> AsyncIterator[BudgetFactory]:
             "llm_refund_delay_s": 0.0,
             "llm_admission_margin_s": 0.0,
         }
-        settings = Settings.model_validate({**values, **limits, "llm_budget_prefix": prefix})
+        settings = BudgetSettings.model_validate({**values, **limits, "llm_budget_prefix": prefix})
         return FleetBudget(client, settings)
 
     yield make

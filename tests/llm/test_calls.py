@@ -15,7 +15,8 @@ from anthropic.types import Message
 
 from services.llm.budget import FleetBudget
 from services.llm.calls import ClaudeCallError, call_claude
-from services.shared.settings import ModelPrice, Settings
+from services.llm.pricing import ModelPrice
+from services.llm.settings import BudgetSettings
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig
 from tests.github_stub import ThreadServer
@@ -27,7 +28,7 @@ SIM = "http://sim"
 @pytest.fixture
 async def budget(redis_url: str) -> AsyncIterator[FleetBudget]:
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    yield FleetBudget(client, Settings(llm_budget_prefix=f"test:calls:{uuid.uuid4().hex[:8]}"))
+    yield FleetBudget(client, BudgetSettings(llm_budget_prefix=f"test:calls:{uuid.uuid4().hex[:8]}"))
     await client.aclose()
 
 

@@ -12,15 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.saves.app import create_app
 from services.saves.db import make_engine, make_sessionmaker
+from services.saves.settings import SavesSettings
 from services.shared.internal import TOKEN_HEADER
-from services.shared.settings import Settings
 
 INTERNAL_TOKEN = "test-internal-token"
 
 
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(database_url, Settings(database_url=database_url))
+    engine = make_engine(database_url, SavesSettings(database_url=database_url))
     try:
         yield engine
     finally:

@@ -7,7 +7,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from services.saves.app import create_app
-from services.shared.settings import get_settings
+from services.shared import settings as service_settings
 
 
 async def test_ready_when_the_database_answers(client: httpx.AsyncClient) -> None:
@@ -21,7 +21,7 @@ async def test_not_ready_when_the_database_is_missing(
     settings_env: None, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url + "_missing")
-    get_settings.cache_clear()
+    service_settings.reload()
     app = create_app()
     async with (
         LifespanManager(app),

@@ -15,7 +15,7 @@ from services.estimation.methodology import version_of
 from services.saves import chat_repo, saves_repo
 from services.saves.db import alembic_config, make_engine, make_sessionmaker, run_migrations
 from services.saves.models import SaveRevision
-from services.shared.settings import Settings
+from services.saves.settings import SavesSettings
 from tests.saves.factories import chat_turn, new_owner, save_create
 
 
@@ -23,7 +23,7 @@ async def test_migrations_apply_on_a_sqlite_file_and_the_store_works_there(tmp_p
     url = f"sqlite+aiosqlite:///{tmp_path / 'estimator.db'}"
     await run_migrations(url)
     await run_migrations(url)  # a second `estimator migrate` is a no-op
-    engine = make_engine(url, Settings(database_url=url))
+    engine = make_engine(url, SavesSettings(database_url=url))
     try:
         async with engine.connect() as connection:
             tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
@@ -48,7 +48,7 @@ async def test_migrations_apply_on_a_sqlite_file_and_the_store_works_there(tmp_p
 
 
 async def test_postgresql_engine_uses_the_configured_pool(database_url: str) -> None:
-    engine = make_engine(database_url, Settings(database_url=database_url, db_pool_size=3, db_max_overflow=2))
+    engine = make_engine(database_url, SavesSettings(database_url=database_url, db_pool_size=3, db_max_overflow=2))
     try:
         async with engine.connect() as connection:
             assert await connection.scalar(text("SELECT 1")) == 1

@@ -18,11 +18,11 @@ from arq import Retry
 
 from services.devstack.supervisor import Stack
 from services.shared.contracts import JobInput
-from services.shared.settings import Settings
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig
 from services.worker.context import WorkerContext
 from services.worker.github import make_github_client
+from services.worker.settings import WorkerSettings
 from services.worker.tasks import run_estimation
 from tests.api import requirements
 from tests.github_stub import free_port
@@ -33,7 +33,7 @@ SIM = "http://sim"
 @pytest.fixture
 async def worker(stack: Stack) -> AsyncIterator[tuple[WorkerContext, httpx2.AsyncClient]]:
     env = stack.env_used
-    settings = Settings(
+    settings = WorkerSettings(
         redis_url=env["REDIS_URL"],
         saves_url=env["SAVES_URL"],
         internal_token=env["INTERNAL_TOKEN"],
@@ -139,7 +139,7 @@ async def test_an_unreachable_github_hands_the_job_back_then_fails_on_the_last_t
 ) -> None:
     context, _ = worker
     await context.github.aclose()
-    context.github = make_github_client(Settings(github_api_url=f"http://127.0.0.1:{free_port()}"))
+    context.github = make_github_client(WorkerSettings(github_api_url=f"http://127.0.0.1:{free_port()}"))
     job, _ = await context.store.create(
         "alice", JobInput(requirements_md="# Repo work", github_url="https://github.com/octo/shop")
     )

@@ -9,7 +9,13 @@ from fastapi import APIRouter, Header, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from services.gateway.auth import CurrentOwner
-from services.gateway.schemas import EstimateAccepted, EstimateRequest, JobStatusResponse, error_responses, is_known_id
+from services.gateway.schemas import (
+    EstimateAccepted,
+    EstimateRequest,
+    JobStatusResponse,
+    error_responses,
+    looks_like_id,
+)
 from services.gateway.state import GatewayState, State
 from services.shared.contracts import TERMINAL_STATUSES, JobInput, JobState
 from services.shared.errors import ApiError
@@ -22,7 +28,7 @@ MAX_IDEMPOTENCY_KEY = 200
 
 async def live_job(state: GatewayState, job_id: str) -> JobState | None:
     """The job while it is in Redis; an id that cannot name a job costs no Redis call."""
-    return await state.store.get(job_id) if is_known_id(job_id) else None
+    return await state.store.get(job_id) if looks_like_id(job_id) else None
 
 
 async def owned_job(state: GatewayState, owner: str, job_id: str) -> JobState:

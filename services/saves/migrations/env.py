@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.saves.models import Base
-from services.shared.settings import get_settings
+from services.saves.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata

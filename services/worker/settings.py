@@ -1,0 +1,25 @@
+"""The estimation worker's settings: the queue, Claude and its budget, GitHub, saves and the rate card."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from services.estimation.rate_card import RateCard
+from services.llm.settings import BudgetSettings, ClaudeSettings
+from services.shared.settings import JobSettings, SavesPeerSettings, loader
+
+
+class WorkerSettings(SavesPeerSettings, JobSettings, ClaudeSettings, BudgetSettings):
+    github_api_url: str = Field(default="https://api.github.com", description="GitHub REST API base URL")
+    github_token: SecretStr = Field(default=SecretStr(""), description="optional; a higher GitHub rate limit")
+    github_timeout_s: float = Field(default=15.0, gt=0, description="timeout of each GitHub call")
+    job_timeout_s: int = Field(default=600, ge=5, description="ARQ's lease on a running job is this plus 10 s")
+    worker_drain_s: int = Field(default=60, ge=0, description="on SIGTERM, time running jobs get to finish")
+    worker_max_jobs: int = Field(default=10, ge=1, le=1000, description="jobs one worker runs at once")
+    worker_max_tries: int = Field(default=3, ge=1, le=20, description="attempts before a job fails")
+    worker_metrics_host: str = Field(default="127.0.0.1", description="where /healthz, /readyz, /metrics listen")
+    worker_metrics_port: int = Field(default=0, description="port of the worker's probes and metrics (0: off)")
+    rate_card: RateCard = Field(default_factory=RateCard, description="what estimates are priced with (JSON)")
+
+
+get_settings = loader(WorkerSettings)
