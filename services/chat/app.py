@@ -11,6 +11,7 @@ from services.chat.context import ChatContext
 from services.chat.routes import router
 from services.chat.settings import get_settings
 from services.shared.errors import install_error_handlers
+from services.shared.gc_tuning import freeze_startup_objects
 from services.shared.observability import install_observability
 
 
@@ -18,6 +19,7 @@ from services.shared.observability import install_observability
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     context = ChatContext.open(get_settings())
     app.state.chat = context
+    freeze_startup_objects()
     try:
         yield
     finally:

@@ -21,6 +21,7 @@ from services.gateway.state import GatewayState
 from services.llm.budget import FleetBudget
 from services.shared.apikeys import CACHE_OWNER, REVOKED_CHANNEL
 from services.shared.errors import install_error_handlers
+from services.shared.gc_tuning import freeze_startup_objects
 from services.shared.internal import INTERNAL_KEEPALIVE_S
 from services.shared.jobs import JobStore
 from services.shared.observability import install_observability
@@ -62,6 +63,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         key_lookups=SingleFlight(),
     )
     app.state.gateway = state
+    freeze_startup_objects()
     gauges = asyncio.create_task(FleetBudget(redis, settings).export_gauges_forever(), name="budget-gauges")
     try:
         yield

@@ -18,6 +18,7 @@ from services.saves.db import make_engine, make_sessionmaker
 from services.saves.routes import router
 from services.saves.settings import get_settings
 from services.shared.errors import install_error_handlers
+from services.shared.gc_tuning import freeze_startup_objects
 from services.shared.observability import install_observability
 from services.shared.read_model import ReadModel
 from services.shared.redis import make_redis
@@ -33,6 +34,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.read_model = ReadModel(redis, settings.read_model_ttl_s)
+    freeze_startup_objects()
     try:
         yield
     finally:
