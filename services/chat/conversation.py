@@ -16,7 +16,7 @@ from anthropic.types import Message
 from pydantic import ValidationError
 
 from services.chat.context import ChatContext
-from services.estimation.bundle import build_bundle, repo_of, stored_fields
+from services.estimation.bundle import build_bundle, stored_fields
 from services.estimation.models import ClaudeEstimate, EstimateRevision, Financials
 from services.estimation.prompt import build_chat_system
 from services.estimation.schema import REVISE_TOOL_NAME, revise_tool
@@ -117,7 +117,7 @@ class Turn:
             name=self.save.name,
             estimate=estimate,
             requirements_md=self.save.requirements_md,
-            repo=repo_of(self.save.estimate_data),
+            repo=self.save.repository,
             rate_card=self.context.settings.rate_card,
             usage=None,
             revision=self.save.revision + 1,

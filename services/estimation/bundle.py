@@ -16,8 +16,6 @@ from services.estimation.rate_card import RateCard
 from services.estimation.report import render_report
 from services.shared.contracts import Totals, Usage
 
-REPOSITORY_KEY = "repository"
-
 
 @dataclass(frozen=True)
 class EstimateBundle:
@@ -41,10 +39,8 @@ def build_bundle(
     financials = calculate(estimate, rate_card)
     check = cross_check(requirements_md, repo, financials.expected_hours)
     report = render_report(name, estimate, financials, check, usage, repo, revision)
-    estimate_data = estimate.model_dump(mode="json")
-    estimate_data[REPOSITORY_KEY] = repo.model_dump(mode="json") if repo else None
     return EstimateBundle(
-        estimate_data=estimate_data,
+        estimate_data=estimate.model_dump(mode="json"),
         financials_data=financials.model_dump(mode="json"),
         cross_check=check.model_dump(mode="json"),
         report_markdown=report,
@@ -61,8 +57,3 @@ def stored_fields(bundle: EstimateBundle) -> dict[str, Any]:
         "report_markdown": bundle.report_markdown,
         "totals": bundle.totals,
     }
-
-
-def repo_of(estimate_data: dict[str, Any]) -> RepoFacts | None:
-    raw = estimate_data.get(REPOSITORY_KEY)
-    return RepoFacts.model_validate(raw) if raw else None

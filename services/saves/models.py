@@ -94,6 +94,7 @@ class Save(Base):
     status: Mapped[str] = mapped_column(String(32))
     revision: Mapped[int] = mapped_column(Integer)
     github_url: Mapped[str | None] = mapped_column(String(500))
+    repository: Mapped[dict[str, Any] | None]
     requirements_md: Mapped[str] = mapped_column(Text)
     methodology_version: Mapped[str] = mapped_column(ForeignKey("methodologies.version"))
     report_markdown: Mapped[str] = mapped_column(Text)

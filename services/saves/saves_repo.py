@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.estimation.methodology import version_of
+from services.estimation.models import RepoFacts
 from services.saves.cursor import decode_cursor, encode_cursor
 from services.saves.models import Methodology, Save, SaveRevision, utcnow
 from services.shared.contracts import Methodology as MethodologyDoc
@@ -56,6 +57,7 @@ def to_detail(row: Save) -> SaveDetail:
         updated_at=row.updated_at,
         totals=Totals.model_validate(row.totals),
         github_url=row.github_url,
+        repository=RepoFacts.model_validate(row.repository) if row.repository else None,
         requirements_md=row.requirements_md,
         methodology_version=row.methodology_version,
         report_markdown=row.report_markdown,
@@ -119,6 +121,7 @@ async def upsert_from_job(session: AsyncSession, data: SaveCreate) -> UpsertResu
             "status": SAVE_STATUS_READY,
             "revision": 1,
             "github_url": data.github_url,
+            "repository": data.repository.model_dump(mode="json") if data.repository else None,
             "requirements_md": data.requirements_md,
             "methodology_version": data.methodology_version,
             "report_markdown": data.report_markdown,

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.estimation.models import RepoFacts
+
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
 
@@ -84,6 +86,7 @@ class SaveCreate(BaseModel):
     name: str
     requirements_md: str
     github_url: str | None = None
+    repository: RepoFacts | None = None
     methodology_version: str
     methodology_md: str = Field(description="Stored once per version; the save refers to it by version.")
     report_markdown: str
@@ -107,6 +110,9 @@ class SaveDetail(SaveSummary):
     job_id: str
     revision: int
     github_url: str | None
+    repository: RepoFacts | None = Field(
+        default=None, description="What was learnt about `github_url` when the estimate was made."
+    )
     requirements_md: str
     methodology_version: str = Field(
         description="The estimation methodology the estimate was made with: GET /api/methodology/{version}."

@@ -136,6 +136,7 @@ async def _estimate(
             name=name,
             requirements_md=job_input.requirements_md,
             github_url=job_input.github_url,
+            repository=repo.facts if repo else None,
             methodology_version=METHODOLOGY_VERSION,
             methodology_md=MODEL_DOCUMENT,
             usage=usage,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -124,5 +125,49 @@ async def test_saves_made_before_methodology_versions_keep_their_exact_text(tmp_
                 (await connection.execute(text("SELECT job_id, model_md FROM saves"))).all()
             )
         assert restored == {"a": "Methodology A", "b": "Methodology A", "c": "Methodology C"}
+    finally:
+        await engine.dispose()
+
+
+async def test_repository_facts_move_out_of_estimate_data_and_back(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'facts.db'}"
+    await _upgrade_to(url, "0002")
+    engine = create_async_engine(url)
+    facts = {"full_name": "acme/shop", "languages": {"Python": 1200}, "size_kb": 40, "file_count": 12}
+    save_id = uuid.uuid4().hex
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO methodologies (version, content, created_at) VALUES ('v1', 'm', '2026-01-01')")
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO saves (save_id, owner, job_id, name, status, revision, requirements_md, "
+                    "methodology_version, report_markdown, estimate_data, financials_data, cross_check, totals, "
+                    "usage, created_at, updated_at) VALUES (:id, 'o', 'j', 'n', 'ready', 1, 'r', 'v1', 'x', :data, "
+                    "'{}', '{}', '{}', '{}', '2026-01-01', '2026-01-01')"
+                ),
+                {"id": save_id, "data": json.dumps({"summary": "s", "repository": facts})},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO save_revisions (save_id, revision, estimate_data, financials_data, cross_check, "
+                    "report_markdown, totals, reason, created_at) VALUES (:id, 1, :data, '{}', '{}', 'x', '{}', "
+                    "'initial', '2026-01-01')"
+                ),
+                {"id": save_id, "data": json.dumps({"summary": "s", "repository": facts})},
+            )
+        await _upgrade_to(url, "head")
+        async with engine.connect() as connection:
+            data, moved = (await connection.execute(text("SELECT estimate_data, repository FROM saves"))).one()
+            revision = (await connection.execute(text("SELECT estimate_data FROM save_revisions"))).scalar_one()
+        assert json.loads(data) == {"summary": "s"} and json.loads(moved) == facts
+        assert json.loads(revision) == {"summary": "s"}
+
+        await _upgrade_to(url, "0002", downgrade=True)
+        async with engine.connect() as connection:
+            data = (await connection.execute(text("SELECT estimate_data FROM saves"))).scalar_one()
+            revision = (await connection.execute(text("SELECT estimate_data FROM save_revisions"))).scalar_one()
+        assert json.loads(data) == json.loads(revision) == {"summary": "s", "repository": facts}
     finally:
         await engine.dispose()
