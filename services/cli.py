@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "budget":
         return asyncio.run(_budget(args))
     elif args.command == "config":
-        from services.shared.settings_table import markdown
+        from services.config_reference import markdown
 
         print(markdown(), end="")
     return 0
