@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.shared.local import LOCAL_PORTS
 from services.simulator.faults import FaultSpec
 
 
@@ -17,7 +18,7 @@ class SimulatorConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIM_", env_file=None, extra="ignore")
 
     host: str = "0.0.0.0"
-    port: int = Field(default=8090, ge=1, le=65535)
+    port: int = Field(default=LOCAL_PORTS.simulator, ge=1, le=65535)
     rpm: int = Field(default=1000, ge=1)
     input_tpm: int = Field(default=450_000, ge=1)
     output_tpm: int = Field(default=90_000, ge=1)
