@@ -22,6 +22,7 @@ from starlette.types import Scope
 from services.gateway.auth import authenticate
 from services.gateway.routers import chat, estimates, saves
 from services.gateway.state import GatewayState
+from services.shared.contracts import DEFAULT_PAGE, MAX_PAGE
 
 Handler = Callable[[Request, str, GatewayState], Awaitable[Response]]
 
@@ -55,7 +56,7 @@ def _page_limit_only(query: bytes) -> bool:
     if not query:
         return True
     name, _, value = query.partition(b"=")
-    return name == b"limit" and value.isdigit() and 1 <= int(value) <= saves.MAX_PAGE
+    return name == b"limit" and value.isdigit() and 1 <= int(value) <= MAX_PAGE
 
 
 async def _status(request: Request, owner: str, state: GatewayState) -> Response:
@@ -67,7 +68,7 @@ async def _save(request: Request, owner: str, state: GatewayState) -> Response:
 
 
 async def _saves(request: Request, owner: str, state: GatewayState) -> Response:
-    limit = int(request.query_params.get("limit", saves.DEFAULT_PAGE))
+    limit = int(request.query_params.get("limit", DEFAULT_PAGE))
     return await saves.list_saves(owner, state, request.headers.get("if-none-match"), limit)
 
 

@@ -53,11 +53,11 @@ class ErrorEnvelope(BaseModel):
     error: ErrorInfo
 
 
-_ID = re.compile(r"^[0-9A-Fa-f-]{1,64}$")
+_ID = re.compile(r"[0-9A-Fa-f-]{1,64}")
 
 
 def looks_like_id(value: str) -> bool:
-    return _ID.match(value) is not None
+    return _ID.fullmatch(value) is not None
 
 
 def known_id(value: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -32,8 +32,11 @@ async def _read_model(request: Request) -> ReadModel:
 Reads = Annotated[ReadModel, Depends(_read_model)]
 
 
-async def serve(reads: ReadModel, owner: str, generation: str, view: View, answer: BaseModel) -> Response:
-    """Answers a read and leaves it for the gateways; serialised by pydantic's own encoder (saves are large)."""
+async def serve(reads: ReadModel, owner: str, view: View, query: Callable[[], Awaitable[BaseModel]]) -> Response:
+    """Answers a read and leaves it for the gateways, under the generation read *before* the query (so a
+    write that commits meanwhile orphans it); serialised by pydantic's own encoder (saves are large)."""
+    generation = await reads.generation(owner, view)
+    answer = await query()
     entry = await reads.put(owner, generation, view, answer.model_dump_json())
     return Response(entry.body, media_type="application/json", headers={"ETag": entry.etag})
 

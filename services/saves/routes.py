@@ -11,6 +11,9 @@ from services.saves import chat_repo, keys, saves_repo
 from services.saves.read_through import Reads, serve, writing
 from services.saves.session import DbSession
 from services.shared.contracts import (
+    DEFAULT_PAGE,
+    MAX_CURSOR,
+    MAX_PAGE,
     ChatHistory,
     ChatTurnCreate,
     Methodology,
@@ -61,13 +64,12 @@ async def list_saves(
     owner: Owner,
     session: DbSession,
     reads: Reads,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR)] = None,
 ) -> Response:
-    view = list_view(limit, cursor)
-    generation = await reads.generation(owner, view)
-    page = await saves_repo.list_saves(session, owner, limit, cursor)
-    return await serve(reads, owner, generation, view, page)
+    return await serve(
+        reads, owner, list_view(limit, cursor), lambda: saves_repo.list_saves(session, owner, limit, cursor)
+    )
 
 
 @router.get("/saves/by-job/{job_id}", response_model=SaveDetail)
@@ -78,10 +80,7 @@ async def get_save_by_job(job_id: str, owner: Owner, session: DbSession) -> Resp
 
 @router.get("/saves/by-job/{job_id}/chat", response_model=ChatHistory)
 async def chat_history(job_id: str, owner: Owner, session: DbSession, reads: Reads) -> Response:
-    view = chat_view(job_id)
-    generation = await reads.generation(owner, view)
-    history = await chat_repo.chat_history(session, owner, job_id)
-    return await serve(reads, owner, generation, view, history)
+    return await serve(reads, owner, chat_view(job_id), lambda: chat_repo.chat_history(session, owner, job_id))
 
 
 @router.post("/saves/by-job/{job_id}/chat")
@@ -99,10 +98,7 @@ async def append_chat_turn(
 @router.get("/saves/{save_id}", response_model=SaveDetail)
 async def get_save(save_id: str, owner: Owner, session: DbSession, reads: Reads) -> Response:
     save_id = saves_repo.canonical_save_id(save_id)
-    view = save_view(save_id)
-    generation = await reads.generation(owner, view)
-    save = await saves_repo.get_save(session, owner, save_id)
-    return await serve(reads, owner, generation, view, save)
+    return await serve(reads, owner, save_view(save_id), lambda: saves_repo.get_save(session, owner, save_id))
 
 
 @router.patch("/saves/{save_id}")

@@ -12,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.estimation.models import RepoFacts
 
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+MAX_CURSOR = 500
+"""Bounds of a saves listing, the same for the public route and the saves service's."""
+
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
 

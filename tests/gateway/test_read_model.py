@@ -188,3 +188,9 @@ async def test_fast_reads_are_counted_under_their_route_template(
     before = served((await client.get("/metrics")).text)
     await client.get(f"/api/estimate/{finished['job_id']}/status")
     assert served((await client.get("/metrics")).text) == before + 1
+
+
+async def test_an_id_ending_in_a_newline_names_nothing(client: httpx.AsyncClient, finished: dict[str, Any]) -> None:
+    for path in (f"/api/estimate/{finished['job_id']}%0A/chat", f"/api/saves/{finished['save_id']}%0A"):
+        answer = await client.get(path)
+        assert answer.status_code == 404, (path, answer.text)

@@ -16,7 +16,15 @@ from fastapi import APIRouter, Header, Query, Response
 from services.gateway.auth import CurrentOwner
 from services.gateway.schemas import error_responses, known_id, save_id_of
 from services.gateway.state import GatewayState, State
-from services.shared.contracts import SaveDetail, SavePage, SaveRename, SaveWithMethodology
+from services.shared.contracts import (
+    DEFAULT_PAGE,
+    MAX_CURSOR,
+    MAX_PAGE,
+    SaveDetail,
+    SavePage,
+    SaveRename,
+    SaveWithMethodology,
+)
 from services.shared.read_model import Entry, View, etag_of, list_view, save_view
 
 router = APIRouter(prefix="/api/saves", tags=["saves"])
@@ -58,9 +66,6 @@ def conditional(entry: Entry, if_none_match: str | None) -> Response:
     return Response(entry.body, media_type="application/json", headers=headers)
 
 
-MAX_PAGE = 100
-DEFAULT_PAGE = 20
-MAX_CURSOR = 500
 MAX_IF_NONE_MATCH = 1000
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=MAX_IF_NONE_MATCH)]
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "The ETag in `If-None-Match` is still current."}}
