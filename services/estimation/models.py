@@ -84,12 +84,6 @@ class ClaudeEstimate(BaseModel):
         return self
 
 
-class EstimateRevision(ClaudeEstimate):
-    """A chat turn that changes the estimate: the complete new estimate plus why it changed."""
-
-    reason: str = Field(min_length=1, max_length=2000, description="What changed and why, for the history.")
-
-
 class ItemCalc(BaseModel):
     """One work item with its PERT expectation (hours rounded to 0.1 so the table adds up as shown)."""
 

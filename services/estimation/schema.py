@@ -12,10 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.estimation.models import ClaudeEstimate, EstimateRevision
+from services.estimation.edits import EstimateEdit
+from services.estimation.models import ClaudeEstimate
 
 ESTIMATE_TOOL_NAME = "submit_estimate"
-REVISE_TOOL_NAME = "revise_estimate"
+EDIT_TOOL_NAME = "edit_estimate"
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
@@ -33,7 +34,7 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return {
         key: _inline(value, defs) if key != "properties" else {k: _inline(v, defs) for k, v in value.items()}
         for key, value in node.items()
-        if key not in {"title", "default", "$defs"}
+        if key not in {"title", "default", "$defs", "discriminator"}
     }
 
 
@@ -48,14 +49,28 @@ def _require_everything(node: Any) -> None:
             _require_everything(child)
 
 
+def _narrow_roles(node: Any, roles: list[str]) -> None:
+    """Every `role` property, wherever it sits (an item, an update), may only name a rate-card role."""
+    if isinstance(node, dict):
+        role = node.get("properties", {}).get("role")
+        if isinstance(role, dict):
+            for branch in role.get("anyOf", [role]):
+                if branch.get("type") == "string":
+                    branch["enum"] = list(roles)
+        for child in node.values():
+            _narrow_roles(child, roles)
+    elif isinstance(node, list):
+        for child in node:
+            _narrow_roles(child, roles)
+
+
 def _input_schema(model: type[BaseModel], roles: list[str]) -> dict[str, Any]:
     if not roles:
         raise ValueError("at least one role is needed to build an estimate tool")
     raw = model.model_json_schema()
     schema: dict[str, Any] = _inline(raw, raw.get("$defs", {}))
     _require_everything(schema)
-    role = schema["properties"]["work_items"]["items"]["properties"]["role"]
-    role["enum"] = list(roles)
+    _narrow_roles(schema, roles)
     return schema
 
 
@@ -72,18 +87,20 @@ def estimate_tool(roles: list[str]) -> dict[str, Any]:
     }
 
 
-def revise_tool(roles: list[str]) -> dict[str, Any]:
+def edit_tool(roles: list[str]) -> dict[str, Any]:
     """The tool the chat offers when a conversation turn changes the estimate.
 
-    Its input is the complete new estimate (not a diff) so that every revision stands on its own and is
-    validated and priced exactly like a first estimate.
+    Its input is a list of operations on the current revision, not a new estimate: only what changes
+    is generated, and code applies, validates and prices the result.
     """
     return {
-        "name": REVISE_TOOL_NAME,
+        "name": EDIT_TOOL_NAME,
         "description": (
-            "Replace the current estimate when the user asks for a change in scope, assumptions or hours. "
-            "Send the complete new estimate (all work items, including unchanged ones, keeping their ids) "
-            "and a short reason. Do not call it to answer questions that change nothing."
+            "Change the current estimate when the user asks for a change in scope, assumptions, risks or "
+            "hours. Send only the operations that change something: add_item, update_item or remove_item "
+            "by work item id (update_item: null keeps a field as it is), add_risk or remove_risk by title, "
+            "edit_notes for assumptions, out_of_scope or open_questions, set_summary; each with a short "
+            "reason, plus one reason for the whole change. Do not call it to answer questions."
         ),
-        "input_schema": _input_schema(EstimateRevision, roles),
+        "input_schema": _input_schema(EstimateEdit, roles),
     }

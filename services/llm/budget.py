@@ -26,15 +26,26 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 from prometheus_client import Counter, Gauge, Histogram
 
-from services.llm.budget_lua import COOL_DOWN, HEARTBEAT, RESERVE, SETTLE, SNAPSHOT
+from services.llm.budget_lua import COOL_DOWN, HEARTBEAT, LEAVE, RESERVE, SETTLE, SNAPSHOT
 from services.llm.settings import BudgetSettings
 from services.shared.contracts import Usage
 
 log = logging.getLogger(__name__)
 
 Priority = Literal["chat", "estimate"]
-WaitListener = Callable[[str | None], Awaitable[None]]
-"""Told why a call waits (the limit it waits on) when waiting starts, and `None` once it is admitted."""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Why a call waits: the limit (or `queue` behind older calls), its place in line, and the expected wait."""
+
+    reason: str
+    position: int
+    expected_s: float
+
+
+WaitListener = Callable[[Waiting | None], Awaitable[None]]
+"""Told when a call starts waiting and whenever its reason or place changes, and `None` once admitted."""
 CHARS_PER_TOKEN = 3.0
 WARM_CACHE_TTL_S = 240
 MIN_WAIT_S = 0.05
@@ -115,12 +126,16 @@ class FleetBudget:
         self.settings = settings
         prefix = self.prefix = settings.llm_budget_prefix
         self.config_key = f"{prefix}:config"
-        self._keys = [self.config_key, *(f"{prefix}:{name}" for name in ("state", "leases", "cooldown", "refunds"))]
+        self._keys = [
+            self.config_key,
+            *(f"{prefix}:{name}" for name in ("state", "leases", "cooldown", "refunds", "line", "line_seen")),
+        ]
         self._reserve = redis.register_script(RESERVE)
         self._settle = redis.register_script(SETTLE)
         self._heartbeat = redis.register_script(HEARTBEAT)
         self._cool_down = redis.register_script(COOL_DOWN)
         self._snapshot = redis.register_script(SNAPSHOT)
+        self._leave = redis.register_script(LEAVE)
 
     def _limits(self) -> list[Any]:
         s = self.settings
@@ -138,45 +153,60 @@ class FleetBudget:
         on_wait: WaitListener | None = None,
         cache_kind: str | None = None,
     ) -> Lease:
-        """Waits (bounded by the monotonic `deadline`) until the fleet can afford the call, then reserves it."""
+        """Waits in line (bounded by the monotonic `deadline`) until the fleet can afford the call, then reserves it.
+
+        A caller that gives up (deadline, cancellation) leaves the line at once, so those behind it move up.
+        """
         if cache_kind:
             input_tokens = max(1, input_tokens - await self._warm_tokens(cache_kind))
         lease = Lease(uuid.uuid4().hex, priority, input_tokens, output_tokens, cache_kind)
-        s = self.settings
         started = time.monotonic()
-        waited = False
-        while True:
-            granted, wait_ms, reason = await self._reserve(
-                keys=self._keys,
-                args=[
-                    *self._limits(),
-                    s.llm_max_in_flight,
-                    s.llm_chat_reserve,
-                    lease.lease_id,
-                    priority,
-                    input_tokens,
-                    output_tokens,
-                    int(s.llm_lease_ttl_s * 1000),
-                    int(s.llm_admission_margin_s * 1000),
-                ],
-            )
-            if int(granted):
-                if waited and on_wait is not None:
-                    await on_wait(None)
-                GRANTS.labels(priority).inc()
-                WAITS.labels(priority).observe(time.monotonic() - started)
-                return lease
-            # Waits are re-checked at least every MAX_WAIT_S: calls in flight settle sooner than the
-            # refill-only estimate assumes.
-            delay = min(MAX_WAIT_S, max(MIN_WAIT_S, int(wait_ms) / 1000) * random.uniform(1.0, 1.25))
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise CapacityTimeout(str(reason))
-            delay = min(delay, remaining)
-            if not waited and on_wait is not None:
-                await on_wait(str(reason))
-            waited = True
-            await asyncio.sleep(delay)
+        told: Waiting | None = None
+        try:
+            while True:
+                granted, wait_ms, reason, position, expected_ms = await self._reserve(
+                    keys=self._keys, args=self._reserve_args(lease)
+                )
+                if int(granted):
+                    if told is not None and on_wait is not None:
+                        await on_wait(None)
+                    GRANTS.labels(priority).inc()
+                    WAITS.labels(priority).observe(time.monotonic() - started)
+                    return lease
+                waiting = Waiting(str(reason), int(position), int(expected_ms) / 1000)
+                if on_wait is not None and (told is None or (told.reason, told.position) != (reason, position)):
+                    await on_wait(waiting)
+                told = waiting
+                # Waits are re-checked at least every MAX_WAIT_S: calls in flight settle sooner than the
+                # refill-only estimate assumes.
+                delay = min(MAX_WAIT_S, max(MIN_WAIT_S, int(wait_ms) / 1000) * random.uniform(1.0, 1.25))
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise CapacityTimeout(str(reason))
+                await asyncio.sleep(min(delay, remaining))
+        except BaseException:
+            await asyncio.shield(self._leave(keys=self._keys[5:7], args=[self._member(lease)]))
+            raise
+
+    def _reserve_args(self, lease: Lease) -> list[Any]:
+        s = self.settings
+        return [
+            *self._limits(),
+            s.llm_max_in_flight,
+            s.llm_chat_reserve,
+            lease.lease_id,
+            lease.priority,
+            lease.input_reserved,
+            lease.output_reserved,
+            int(s.llm_lease_ttl_s * 1000),
+            int(s.llm_admission_margin_s * 1000),
+            int(s.llm_line_stale_s * 1000),
+            int(s.llm_estimate_starve_s * 1000),
+        ]
+
+    @staticmethod
+    def _member(lease: Lease) -> str:
+        return f"{'c' if lease.priority == 'chat' else 'e'}|{lease.lease_id}"
 
     async def settle(self, lease: Lease) -> None:
         """Returns what the call did not use; an unknown outcome (a broken stream) keeps the reservation."""

@@ -2,7 +2,8 @@
 
 Time comes from Redis (`TIME`), not from the callers, so replicas with skewed clocks agree on refills.
 Buckets refill continuously, as Anthropic's do: `capacity` per minute, at most `capacity` banked.
-Every script takes the same keys (config, state, leases, cool-down, pending refunds) and the configured
+Every script takes the same keys (config, state, leases, cool-down, pending refunds, the waiting line and
+its heartbeats) and the configured
 defaults as ARGV[1..3] (rpm, input_tpm, output_tpm); the hash written by the operator (KEYS[1])
 overrides them.
 
@@ -43,17 +44,51 @@ if #due > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now) end
 """
 
 # ARGV: rpm, input_tpm, output_tpm, max_in_flight, chat_reserve, lease_id, priority, input, output, lease_ttl_ms,
-#       margin_ms
+#       margin_ms, stale_ms, starve_ms
 # The margin keeps every bucket `margin_ms` of refill behind: the API takes its share a moment after we
 # take ours, and a bucket taken from full starts refilling later there than here.
-# Returns {granted (0/1), wait_ms, reason}.
+#
+# Callers wait in one line (KEYS[6], scored by arrival; KEYS[7] holds when each was last seen, so a
+# waiter that died leaves the line after `stale_ms`). Within a priority the line is first come, first
+# served: a call is only admitted when no older call of its priority waits, so no owner can starve
+# another by retrying faster. Between priorities, chat keeps its reserve; an estimation that has waited
+# `starve_ms` may spend the reserve too, and newer chat calls wait behind it, so a chat flood cannot
+# starve estimations either.
+# Returns {granted (0/1), wait_ms, reason, position in its priority's line, expected wait ms}.
 RESERVE = (
     _PRELUDE
     + """
-local cool = tonumber(redis.call('GET', KEYS[4]) or '0')
-if cool > now then return {0, cool - now, 'cooldown'} end
 local batch = ARGV[7] ~= 'chat'
+local me = (batch and 'e|' or 'c|') .. ARGV[6]
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now - tonumber(ARGV[12]))) do
+  redis.call('ZREM', KEYS[6], gone)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - tonumber(ARGV[12]))
+redis.call('ZADD', KEYS[6], 'NX', now, me)
+redis.call('ZADD', KEYS[7], now, me)
+local arrived = tonumber(redis.call('ZSCORE', KEYS[6], me))
+local rank = redis.call('ZRANK', KEYS[6], me)
+local mine, starving = 0, false
+if rank > 0 then
+  local ahead = redis.call('ZRANGE', KEYS[6], 0, rank - 1, 'WITHSCORES')
+  for i = 1, #ahead, 2 do
+    local kind = string.sub(ahead[i], 1, 2)
+    if kind == string.sub(me, 1, 2) then mine = mine + 1 end
+    if kind == 'e|' and tonumber(ahead[i + 1]) <= now - tonumber(ARGV[13]) then starving = true end
+  end
+end
+if batch then starving = false end
+local gap_field = batch and 'gap_e' or 'gap_c'
+local gap = tonumber(redis.call('HGET', KEYS[2], gap_field) or '1000')
+local function deny(wait_ms, why)
+  return {0, math.ceil(wait_ms), why, mine + 1, math.ceil((mine + 1) * gap)}
+end
+if mine > 0 then return deny(math.min(2000, 100 * mine), 'queue') end
+if starving then return deny(200, 'estimate_first') end
+local cool = tonumber(redis.call('GET', KEYS[4]) or '0')
+if cool > now then return deny(cool - now, 'cooldown') end
 local reserve = setting('chat_reserve', ARGV[5])
+if batch and arrived <= now - tonumber(ARGV[13]) then reserve = 0 end
 local want = {req = 1, inp = tonumber(ARGV[8]), out = tonumber(ARGV[9])}
 local levels, takes = {}, {}
 local wait, reason = 0, 'ok'
@@ -77,13 +112,17 @@ if redis.call('ZCARD', KEYS[3]) >= slots and wait < 100 then wait, reason = 100,
 if wait > 0 then
   local next_refund = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
   if next_refund[2] then wait = math.min(wait, tonumber(next_refund[2]) - now + 1) end
-  return {0, math.ceil(wait), reason}
+  return deny(wait, reason)
 end
 for _, name in ipairs({'req', 'inp', 'out'}) do
   redis.call('HSET', KEYS[2], name, levels[name] - takes[name], name .. '_ts', now)
 end
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[10]), ARGV[6])
-return {1, 0, 'ok'}
+redis.call('ZREM', KEYS[6], me)
+redis.call('ZREM', KEYS[7], me)
+local last = tonumber(redis.call('HGET', KEYS[2], 'last_' .. gap_field) or now)
+redis.call('HSET', KEYS[2], gap_field, 0.8 * gap + 0.2 * math.min(now - last, 10000), 'last_' .. gap_field, now)
+return {1, 0, 'ok', 0, 0}
 """
 )
 
@@ -102,6 +141,12 @@ end
 return 1
 """
 )
+
+# KEYS: line, line heartbeats. ARGV: the caller's member in the line. A waiter that gives up leaves at once.
+LEAVE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+return redis.call('ZREM', KEYS[2], ARGV[1])
+"""
 
 # KEYS: leases. ARGV: lease_id, ttl_ms. Extends a live lease; an expired one stays expired.
 HEARTBEAT = """

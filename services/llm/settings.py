@@ -51,3 +51,9 @@ class BudgetSettings(BaseSettings):
     )
     llm_refund_delay_s: float = Field(default=1.0, ge=0, description="unused tokens are spendable again after this")
     llm_lease_ttl_s: float = Field(default=30.0, gt=1, description="an in-flight slot outlives a dead holder this long")
+    llm_line_stale_s: float = Field(
+        default=10.0, gt=2, description="a waiting call not seen for this long (its process died) leaves the line"
+    )
+    llm_estimate_starve_s: float = Field(
+        default=10.0, ge=0, description="an estimation waiting this long may use chat's reserve, ahead of newer chat"
+    )

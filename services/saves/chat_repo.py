@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.saves.models import ChatMessageRow, Save, SaveRevision, utcnow
 from services.saves.saves_repo import not_found, owned_by_job, to_detail
 from services.shared.contracts import ChatHistory, ChatMessage, ChatMessageIn, ChatTurnCreate, SaveDetail
+from services.shared.errors import ApiError
 
 
 def _message(save: Save, message: ChatMessageIn, revision: int) -> ChatMessageRow:
@@ -31,6 +32,12 @@ async def append_chat_turn(session: AsyncSession, owner: str, job_id: str, turn:
     if save is None:
         raise not_found()
     asked_at = save.revision
+    if turn.revision is not None and turn.base_revision not in (None, asked_at):
+        raise ApiError(
+            409,
+            "revision_conflict",
+            f"the turn was built on revision {turn.base_revision}, but the save is at revision {asked_at}",
+        )
     if turn.revision is not None:
         change = turn.revision
         totals = change.totals.model_dump(mode="json")
@@ -51,6 +58,7 @@ async def append_chat_turn(session: AsyncSession, owner: str, job_id: str, turn:
                 report_markdown=change.report_markdown,
                 totals=totals,
                 reason=change.reason,
+                operations=change.operations,
             )
         )
     # Added one after the other so the user message gets the smaller id, which is the history's order.

@@ -66,7 +66,7 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JsonDocument, datetime: UtcDateTime}
+    type_annotation_map = {dict[str, Any]: JsonDocument, list[dict[str, Any]]: JsonDocument, datetime: UtcDateTime}
 
 
 class Methodology(Base):
@@ -125,6 +125,7 @@ class SaveRevision(Base):
     report_markdown: Mapped[str] = mapped_column(Text)
     totals: Mapped[dict[str, Any]]
     reason: Mapped[str] = mapped_column(Text)
+    operations: Mapped[list[dict[str, Any]] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -158,6 +158,9 @@ class RevisionCreate(BaseModel):
     report_markdown: str
     totals: Totals
     reason: str = Field(max_length=2000)
+    operations: list[dict[str, Any]] = Field(
+        default_factory=list, description="The edit operations that turned the previous revision into this one."
+    )
 
 
 class ChatMessageIn(BaseModel):
@@ -173,6 +176,9 @@ class ChatTurnCreate(BaseModel):
     user: ChatMessageIn
     assistant: ChatMessageIn
     revision: RevisionCreate | None = None
+    base_revision: int | None = Field(
+        default=None, description="The revision the turn was asked about; a revision built on another is refused."
+    )
 
 
 class ChatMessage(BaseModel):

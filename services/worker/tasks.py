@@ -16,6 +16,7 @@ from arq import Retry
 
 from services.estimation.bundle import build_bundle, stored_fields
 from services.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
+from services.llm.budget import Waiting
 from services.llm.calls import ClaudeCallError
 from services.shared.contracts import JobInput, SaveCreate, Usage
 from services.shared.errors import ApiError
@@ -105,8 +106,8 @@ async def _estimate(
         repo = await fetch_repo_summary(deps.github, job_input.github_url)
     await store.update(job_id, stage="estimating", progress=0.25)
 
-    async def waiting(reason: str | None) -> None:
-        await store.update(job_id, stage="waiting_for_capacity" if reason else "estimating")
+    async def waiting(wait: Waiting | None) -> None:
+        await store.update(job_id, stage="waiting_for_capacity" if wait else "estimating")
 
     estimate, usage = await estimate_with_claude(
         deps.claude,

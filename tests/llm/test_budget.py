@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from services.llm.budget import CapacityTimeout, FleetBudget, Lease
+from services.llm.budget import CapacityTimeout, FleetBudget, Lease, Waiting
 from services.llm.settings import BudgetSettings
 from services.shared.contracts import Usage
 
@@ -152,8 +152,8 @@ async def test_waiting_is_reported_then_admission(make_budget: BudgetFactory) ->
     await budget.acquire("estimate", 10, 60_000, soon())
     heard: list[str | None] = []
 
-    async def listener(reason: str | None) -> None:
-        heard.append(reason)
+    async def listener(wait: Waiting | None) -> None:
+        heard.append(wait.reason if wait else None)
 
     await budget.acquire("estimate", 10, 500, soon(5), on_wait=listener)
     assert heard == ["out", None]
