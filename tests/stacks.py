@@ -19,6 +19,7 @@ from services.devstack.resolve import Resolved
 from services.devstack.supervisor import Stack
 from services.gateway.app import create_app
 from services.shared import settings as service_settings
+from services.shared.internal import OWNER_HEADER, TOKEN_HEADER
 from services.shared.local import Ports
 from tests.github_stub import free_port
 
@@ -47,6 +48,7 @@ def isolated_stack(
             **FAST_AND_UNLIMITED,
             "QUEUE_NAME": f"estimator:queue:test:{uuid.uuid4().hex[:8]}",
             "LLM_BUDGET_PREFIX": f"estimator:budget:test:{uuid.uuid4().hex[:8]}",
+            "CHAT_KEY_PREFIX": f"estimator:chat:test:{uuid.uuid4().hex[:8]}",
             **(env or {}),
         },
     )
@@ -69,6 +71,30 @@ async def in_process_gateway(
         async with LifespanManager(app) as manager:
             transport = httpx.ASGITransport(app=manager.app, client=(peer, 40000))
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+                yield client
+    finally:
+        service_settings.reload()
+
+
+@asynccontextmanager
+async def in_process_chat(
+    monkeypatch: pytest.MonkeyPatch, stack: Stack, env: Mapping[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A chat service in this process, wired to `stack`'s stores, saves and simulator, configured by `env`.
+
+    It shares the stack's budget and turn keys, as another replica of the stack's chat would.
+    """
+    from services.chat.app import create_app as create_chat_app
+
+    for name, value in {**stack.env_used, **env}.items():
+        monkeypatch.setenv(name, value)
+    service_settings.reload()
+    try:
+        app = create_chat_app()
+        async with LifespanManager(app) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            headers = {TOKEN_HEADER: stack.env_used["INTERNAL_TOKEN"], OWNER_HEADER: "alice"}
+            async with httpx.AsyncClient(transport=transport, base_url="http://chat", headers=headers) as client:
                 yield client
     finally:
         service_settings.reload()

@@ -9,7 +9,9 @@ import redis.asyncio as aioredis
 from anthropic import AsyncAnthropic
 from fastapi import Depends, Request
 
+from services.chat.allowance import OutputAllowance
 from services.chat.settings import ChatSettings
+from services.chat.turns import Turns
 from services.llm.budget import FleetBudget
 from services.llm.client import make_client
 from services.shared.redis import make_redis
@@ -23,6 +25,8 @@ class ChatContext:
     saves: SavesClient
     redis: aioredis.Redis
     budget: FleetBudget
+    allowance: OutputAllowance
+    turns: Turns
 
     @classmethod
     def open(cls, settings: ChatSettings) -> ChatContext:
@@ -33,6 +37,14 @@ class ChatContext:
             saves=SavesClient(settings),
             redis=redis,
             budget=FleetBudget(redis, settings),
+            allowance=OutputAllowance(
+                redis,
+                settings.chat_key_prefix,
+                settings.chat_allowance_quantile,
+                floor=settings.chat_min_tokens,
+                ceiling=settings.chat_max_tokens,
+            ),
+            turns=Turns(redis, settings.chat_key_prefix, settings.chat_turn_lease_s),
         )
 
     async def close(self) -> None:

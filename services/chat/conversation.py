@@ -1,27 +1,31 @@
-"""One chat turn: Claude answers about the estimate and may revise it through the `revise_estimate` tool.
+"""One chat turn: Claude answers about the estimate and may change it through the `edit_estimate` tool.
 
-A revision is priced, cross-checked and reported by code exactly like the original estimate, then stored
-with both messages in one transaction by the saves service, so history never holds half a turn.
+The edit's operations are applied by code to the revision the turn was asked about, then priced,
+cross-checked and reported exactly like the original estimate; the revision, its operations and both
+messages are stored in one transaction by the saves service, so history never holds half a turn.
+Once Claude has answered, the answer is paid for: a later failure (a follow-up call that finds no
+capacity) still saves what was produced.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from anthropic import AsyncAnthropic
-from anthropic.types import Message
-from pydantic import ValidationError
 
+from services.chat.allowance import CallKind, TurnKind, predict_kind
 from services.chat.context import ChatContext
+from services.chat.metrics import CONTINUATIONS, TURNS
 from services.estimation.bundle import build_bundle, stored_fields
-from services.estimation.models import ClaudeEstimate, EstimateRevision, Financials
+from services.estimation.edits import EditError, apply_edit, parse_edit
+from services.estimation.models import ClaudeEstimate, Financials
 from services.estimation.prompt import build_chat_system
-from services.estimation.schema import REVISE_TOOL_NAME, revise_tool
-from services.llm.budget import estimate_input_tokens
-from services.llm.calls import call_claude
+from services.estimation.schema import EDIT_TOOL_NAME, edit_tool
+from services.llm.budget import Waiting, WaitListener, estimate_input_tokens
+from services.llm.calls import ClaudeCallError, call_claude
 from services.llm.pricing import price_for
 from services.shared.contracts import (
     ChatMessageIn,
@@ -31,160 +35,301 @@ from services.shared.contracts import (
     SaveDetail,
     Usage,
 )
+from services.shared.errors import ApiError
 
 HISTORY_MESSAGES = 20
+MAX_CONTINUATIONS = 3
+MAX_TOOL_ROUNDS = 3
 
 TextSink = Callable[[str], Awaitable[None]]
 
 
-async def _ignore(_: str) -> None:
+async def _ignore(_: Any) -> None:
     return None
 
 
 @dataclass
-class _Revision:
-    revision: RevisionCreate
-    tool_result: str
+class TurnEvents:
+    """What a streaming client is told: text as it arrives, the text to restart from, and waiting."""
+
+    text: TextSink = _ignore
+    restart: TextSink = _ignore
+    wait: WaitListener = _ignore
+
+
+@dataclass
+class Answer:
+    """One logical Claude answer: its blocks (continuations merged in) and why it stopped."""
+
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(block["text"] for block in self.blocks if block["type"] == "text")
+
+    def tool_use(self) -> dict[str, Any] | None:
+        return next((b for b in self.blocks if b["type"] == "tool_use" and b["name"] == EDIT_TOOL_NAME), None)
+
+    def extend(self, blocks: list[dict[str, Any]], stop_reason: str | None) -> None:
+        """Adds a continuation's blocks; text continuing the last text block joins it."""
+        for block in blocks:
+            if block["type"] == "text" and self.blocks and self.blocks[-1]["type"] == "text":
+                self.blocks[-1] = {"type": "text", "text": self.blocks[-1]["text"] + block["text"]}
+            else:
+                self.blocks.append(block)
+        self.stop_reason = stop_reason
+
+    def prefill(self) -> dict[str, Any] | None:
+        """The partial answer sent back so Claude continues it; an unfinished tool call is dropped
+        (its input was cut mid-way) and Claude makes it again whole."""
+        complete = [b for b in self.blocks if b["type"] == "text"]
+        text = "".join(b["text"] for b in complete).rstrip()
+        self.blocks = [{"type": "text", "text": text}] if text else []
+        return {"role": "assistant", "content": text} if text else None
+
+
+@dataclass
+class _Draft:
+    """The estimate as edited so far in this turn, and the operations that made it."""
+
+    estimate: ClaudeEstimate
+    operations: list[dict[str, Any]] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
 
 class Turn:
-    """State of one turn: the messages sent so far, the text streamed and the usage spent."""
+    """State of one turn: the text streamed, the usage spent, and whether anything was paid for yet."""
 
     def __init__(
-        self, context: ChatContext, save: SaveDetail, methodology: str, on_text: TextSink, on_restart: TextSink
+        self, context: ChatContext, save: SaveDetail, methodology: str, kind: TurnKind, events: TurnEvents
     ) -> None:
         self.context = context
         self.save = save
-        self.methodology = methodology
-        self.on_text = on_text
-        self.on_restart = on_restart
+        self.kind = kind
+        self.events = events
         self.usage = Usage()
-        self.reply_parts: list[str] = []
-        self.deadline = time.monotonic() + context.settings.anthropic_timeout_s
+        self.sent = ""
+        self.last_wait: Waiting | None = None
+        now = time.monotonic()
+        self.deadline = now + context.settings.anthropic_timeout_s
+        self.admit_by: float | None = now + context.settings.chat_max_wait_s
+        self.system = build_chat_system(
+            methodology,
+            save.name,
+            save.revision,
+            ClaudeEstimate.model_validate(save.estimate_data),
+            Financials.model_validate(save.financials_data),
+        )
+        self.tools = [edit_tool(list(context.settings.rate_card.roles))]
 
-    async def ask(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int) -> Message:
+    async def say(self, text: str) -> None:
+        """Text the client is sent and the reply will hold."""
+        self.sent += text
+        await self.events.text(text)
+
+    async def _on_wait(self, wait: Waiting | None) -> None:
+        self.last_wait = wait or self.last_wait
+        await self.events.wait(wait)
+
+    async def ask(self, messages: list[dict[str, Any]], call: CallKind) -> Answer:
+        """One answer, continued while it stops at `max_tokens`, so the allowance never truncates it."""
+        allowance = self.context.allowance
+        max_tokens = await allowance.tokens(self.kind, call)
+        if self.sent.strip():
+            await self.say("\n\n")
+        answer = Answer()
+        output = 0
+        for attempt in range(MAX_CONTINUATIONS + 1):
+            prefill = answer.prefill() if attempt else None
+            if attempt:
+                CONTINUATIONS.labels(self.kind).inc()
+                max_tokens = allowance.ceiling
+            blocks, stop_reason, used = await self._call([*messages, *([prefill] if prefill else [])], max_tokens)
+            answer.extend(blocks, stop_reason)
+            output += used
+            if stop_reason != "max_tokens":
+                break
+        await allowance.learn(self.kind, call, output)
+        return answer
+
+    async def _call(
+        self, messages: list[dict[str, Any]], max_tokens: int
+    ) -> tuple[list[dict[str, Any]], str | None, int]:
         settings = self.context.settings
         client: AsyncAnthropic = self.context.claude
-        system = build_chat_system(
-            self.methodology,
-            self.save.name,
-            self.save.revision,
-            ClaudeEstimate.model_validate(self.save.estimate_data),
-            Financials.model_validate(self.save.financials_data),
-        )
-        streamed: list[str] = []
+        checkpoint = self.sent
 
-        async def call() -> Message:
-            if streamed:
-                streamed.clear()
-                await self.on_restart("")
+        async def call() -> Any:
+            if self.sent != checkpoint:
+                # A retried attempt streams its text again from the start: the client rewinds first.
+                self.sent = checkpoint
+                await self.events.restart(checkpoint)
             async with client.messages.stream(
                 model=settings.anthropic_model,
                 max_tokens=max_tokens,
-                system=system,  # type: ignore[arg-type]
+                system=self.system,  # type: ignore[arg-type]
                 messages=messages,  # type: ignore[arg-type]
-                tools=tools,  # type: ignore[arg-type]
+                tools=self.tools,  # type: ignore[arg-type]
             ) as stream:
                 async for delta in stream.text_stream:
-                    streamed.append(delta)
-                    await self.on_text(delta)
+                    await self.say(delta)
                 return await stream.get_final_message()
 
         message, usage = await call_claude(
             self.context.budget,
             call,
             priority="chat",
-            input_tokens=estimate_input_tokens(system, messages, tools),
+            input_tokens=estimate_input_tokens(self.system, messages, self.tools),
             max_tokens=max_tokens,
             price=price_for(settings.model_prices, settings.anthropic_model),
             deadline=self.deadline,
             cache_kind="chat",
+            on_wait=self._on_wait,
+            admit_by=self.admit_by,
         )
+        # Only the turn's first call may be refused for want of capacity: after it, Claude's work is
+        # paid for and the turn waits as long as its deadline allows to finish it.
+        self.admit_by = None
         self.usage = self.usage + usage
-        self.reply_parts.append("".join(b.text for b in message.content if b.type == "text"))
-        return message
+        blocks = [block.model_dump(mode="json", exclude_none=True) for block in message.content]
+        return blocks, message.stop_reason, usage.output_tokens
 
-    def revise(self, tool_input: dict[str, Any]) -> _Revision | str:
-        """The new revision, or the validation problems to hand back to Claude as a tool error."""
+    def apply(self, draft: _Draft, tool_input: object) -> str | None:
+        """Applies an edit to the draft; the problems to hand back to Claude, or None when it applied."""
         try:
-            revised = EstimateRevision.model_validate(
-                tool_input, context={"roles": list(self.context.settings.rate_card.roles)}
-            )
-        except ValidationError as exc:
-            return f"The revision was not valid and nothing was saved: {exc.error_count()} problems: {exc}"
-        estimate = ClaudeEstimate.model_validate(revised.model_dump(exclude={"reason"}))
+            edit = parse_edit(tool_input)
+            draft.estimate = apply_edit(draft.estimate, edit, self.context.settings.rate_card.roles)
+        except EditError as exc:
+            return "The edit was not applied and nothing was saved. Problems: " + "; ".join(exc.problems)
+        draft.operations += [op.model_dump(mode="json") for op in edit.operations]
+        draft.reasons.append(edit.reason)
+        return None
+
+    def revision(self, draft: _Draft) -> RevisionCreate:
         bundle = build_bundle(
             name=self.save.name,
-            estimate=estimate,
+            estimate=draft.estimate,
             requirements_md=self.save.requirements_md,
             repo=self.save.repository,
             rate_card=self.context.settings.rate_card,
             usage=None,
             revision=self.save.revision + 1,
         )
-        revision = RevisionCreate(reason=revised.reason, **stored_fields(bundle))
-        totals = bundle.totals
-        summary = (
-            f"Saved as revision {self.save.revision + 1}: expected {totals.expected_hours} h, "
-            f"cost {totals.cost} {totals.currency}, price {totals.price} {totals.currency} (computed by code)."
+        return RevisionCreate(
+            reason=" ".join(draft.reasons)[:2000], operations=draft.operations, **stored_fields(bundle)
         )
-        return _Revision(revision=revision, tool_result=summary)
 
 
-async def chat_turn(
-    context: ChatContext,
-    owner: str,
-    job_id: str,
-    message: str,
-    on_text: TextSink = _ignore,
-    on_restart: TextSink = _ignore,
-) -> ChatReply:
-    save = await context.saves.get_save_by_job(owner, job_id)
-    history = await context.saves.chat_history(owner, job_id)
-    methodology = await context.saves.methodology(save.methodology_version)
-    turn = Turn(context, save, methodology.content, on_text, on_restart)
-    messages: list[dict[str, Any]] = [
-        {"role": m.role, "content": m.content} for m in history.messages[-HISTORY_MESSAGES:]
-    ]
-    messages.append({"role": "user", "content": message})
-    tools = [revise_tool(list(context.settings.rate_card.roles))]
-    # The first answer may be a whole revised estimate, so it gets the estimation's output allowance.
-    first = await turn.ask(messages, tools, context.settings.estimate_max_tokens)
+def _summary(revision: RevisionCreate, number: int) -> str:
+    totals = revision.totals
+    return (
+        f"Saved as revision {number}: expected {totals.expected_hours} h, cost {totals.cost} {totals.currency}, "
+        f"price {totals.price} {totals.currency} (computed by code)."
+    )
+
+
+async def _edit_rounds(turn: Turn, messages: list[dict[str, Any]], answer: Answer) -> RevisionCreate | None:
+    """Applies Claude's edits, hands the outcome back as the tool result, and lets Claude say what changed.
+
+    An edit that cannot be applied goes back as a tool error, and Claude may correct it, a few times.
+    """
+    draft = _Draft(ClaudeEstimate.model_validate(turn.save.estimate_data))
     revision: RevisionCreate | None = None
-    tool_uses = [b for b in first.content if b.type == "tool_use" and b.name == REVISE_TOOL_NAME]
-    if tool_uses:
-        outcome = turn.revise(dict(tool_uses[0].input))
-        is_error = isinstance(outcome, str)
-        if isinstance(outcome, _Revision):
-            revision = outcome.revision
+    rounds = 0
+    while (tool_use := answer.tool_use()) is not None and rounds < MAX_TOOL_ROUNDS:
+        rounds += 1
+        problems = turn.apply(draft, tool_use["input"])
+        if problems is None:
+            revision = turn.revision(draft)
+        result = problems or _summary(revision, turn.save.revision + 1)  # type: ignore[arg-type]
         messages += [
-            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+            {"role": "assistant", "content": answer.blocks},
             {
                 "role": "user",
                 "content": [
                     {
                         "type": "tool_result",
-                        "tool_use_id": tool_uses[0].id,
-                        "content": outcome if isinstance(outcome, str) else outcome.tool_result,
-                        "is_error": is_error,
+                        "tool_use_id": tool_use["id"],
+                        "content": result,
+                        "is_error": bool(problems),
                     }
                 ],
             },
         ]
-        await turn.ask(messages, tools, context.settings.chat_max_tokens)
-    reply = "\n\n".join(part for part in turn.reply_parts if part).strip() or "(no answer)"
-    stored = await context.saves.append_chat_turn(
-        owner,
-        job_id,
-        ChatTurnCreate(
+        try:
+            answer = await turn.ask(messages, "follow")
+        except ClaudeCallError:
+            # The edit itself is paid for and valid: keep it, and say in code what Claude could not.
+            await turn.say(("\n\n" if turn.sent.strip() else "") + result)
+            break
+    return revision
+
+
+async def chat_turn(
+    context: ChatContext, owner: str, job_id: str, message: str, events: TurnEvents | None = None
+) -> ChatReply:
+    events = events or TurnEvents()
+    save = await context.saves.get_save_by_job(owner, job_id)
+    history = await context.saves.chat_history(owner, job_id)
+    methodology = await context.saves.methodology(save.methodology_version)
+    kind = predict_kind(message)
+    turn = Turn(context, save, methodology.content, kind, events)
+    messages: list[dict[str, Any]] = [
+        {"role": m.role, "content": m.content} for m in history.messages[-HISTORY_MESSAGES:]
+    ]
+    messages.append({"role": "user", "content": message})
+    try:
+        first = await turn.ask(messages, "first")
+    except ClaudeCallError as exc:
+        TURNS.labels(kind, exc.code).inc()
+        if exc.code == "claude_busy" and turn.last_wait is not None:
+            raise ApiError(
+                503,
+                "claude_busy",
+                "Claude capacity is fully used; nothing was charged. Try again shortly.",
+                headers={"Retry-After": str(max(1, round(turn.last_wait.expected_s)))},
+            ) from exc
+        raise
+    revision = await _edit_rounds(turn, messages, first)
+    reply = turn.sent.strip() or "(no answer)"
+    stored = await _store(context, owner, job_id, save, message, reply, turn.usage, revision)
+    TURNS.labels(kind, "revised" if stored.revised else "answered").inc()
+    return stored
+
+
+async def _store(
+    context: ChatContext,
+    owner: str,
+    job_id: str,
+    save: SaveDetail,
+    message: str,
+    reply: str,
+    usage: Usage,
+    revision: RevisionCreate | None,
+) -> ChatReply:
+    """Stores the turn on the revision it was asked about; if the save moved on meanwhile (another
+    replica's turn, after a lost lease), the reply is kept and the stale edit is not applied."""
+
+    def turn_of(text: str, change: RevisionCreate | None) -> ChatTurnCreate:
+        return ChatTurnCreate(
             user=ChatMessageIn(role="user", content=message, revision=save.revision),
             assistant=ChatMessageIn(
-                role="assistant",
-                content=reply,
-                revision=save.revision + (1 if revision else 0),
-                usage=turn.usage,
+                role="assistant", content=text, revision=save.revision + (1 if change else 0), usage=usage
             ),
-            revision=revision,
-        ),
-    )
-    return ChatReply(reply=reply, revision=stored.revision, revised=revision is not None, usage=turn.usage)
+            revision=change,
+            base_revision=save.revision,
+        )
+
+    try:
+        stored = await context.saves.append_chat_turn(owner, job_id, turn_of(reply, revision))
+    except ApiError as exc:
+        if exc.code != "revision_conflict":
+            raise
+        reply += (
+            f"\n\n(This change was not saved: the estimate moved past revision {save.revision} while it was "
+            "prepared. Ask again to apply it to the current revision.)"
+        )
+        revision = None
+        stored = await context.saves.append_chat_turn(owner, job_id, turn_of(reply, None))
+    return ChatReply(reply=reply, revision=stored.revision, revised=revision is not None, usage=usage)

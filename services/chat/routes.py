@@ -1,4 +1,10 @@
-"""The chat service's internal route; the gateway forwards `POST /api/estimate/{job_id}/chat` here."""
+"""The chat service's internal routes; the gateway forwards `/api/estimate/{job_id}/chat...` here.
+
+A turn always runs to its end in its own task, whoever is still listening: Claude's answer is paid for,
+so it is saved even if the client hangs up. Streaming clients get an event at once and keep-alives
+after, so no proxy idles them out; JSON clients get the reply if it comes within `CHAT_SYNC_WAIT_S`,
+otherwise 202 and where to read it, well inside a typical ingress's 60 s read timeout.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +14,51 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from services.chat.context import ChatContext, Context
-from services.chat.conversation import chat_turn
+from services.chat.conversation import TurnEvents, chat_turn
+from services.chat.metrics import WAITING
+from services.chat.turns import public_path
+from services.llm.budget import Waiting
 from services.llm.calls import ClaudeCallError
-from services.shared.contracts import ChatReply, ChatRequest
+from services.shared.contracts import ChatReply, ChatRequest, ErrorInfo, TurnState
 from services.shared.errors import ApiError
 from services.shared.internal import InternalAuth, Owner
 
 router = APIRouter(prefix="/internal/chat", dependencies=[InternalAuth])
-_unfinished: set[asyncio.Task[None]] = set()
+KEEP_ALIVE_S = 10
+_unfinished: set[asyncio.Task[ChatReply]] = set()
 
 
-def _as_api_error(exc: ClaudeCallError) -> ApiError:
-    return ApiError(503, exc.code, exc.message)
+def _as_api_error(exc: ClaudeCallError | ApiError) -> ApiError:
+    return exc if isinstance(exc, ApiError) else ApiError(503, exc.code, exc.message)
+
+
+def _start(
+    context: ChatContext, owner: str, job_id: str, turn_id: str, message: str, events: TurnEvents
+) -> asyncio.Task[ChatReply]:
+    """Runs the turn to its end in its own task, records its outcome, then frees the save."""
+
+    async def run() -> ChatReply:
+        async with context.turns.holding(job_id, turn_id):
+            try:
+                reply = await chat_turn(context, owner, job_id, message, events)
+            except (ClaudeCallError, ApiError) as exc:
+                await context.turns.finish(owner, job_id, turn_id, ErrorInfo(code=exc.code, message=exc.message))
+                raise
+            except Exception:
+                failure = ErrorInfo(code="internal_error", message="the turn failed")
+                await context.turns.finish(owner, job_id, turn_id, failure)
+                raise
+            await context.turns.finish(owner, job_id, turn_id, reply)
+            return reply
+
+    task = asyncio.create_task(run())
+    _unfinished.add(task)
+    task.add_done_callback(_unfinished.discard)
+    return task
 
 
 @router.post("/{job_id}", response_model=ChatReply)
@@ -32,40 +68,81 @@ async def chat(
     owner: Owner,
     context: Context,
     accept: Annotated[str, Header()] = "application/json",
-) -> ChatReply | EventSourceResponse:
+) -> ChatReply | EventSourceResponse | JSONResponse:
+    await context.saves.get_save_by_job(owner, job_id)
+    turn_id = await context.turns.begin(owner, job_id)
     if "text/event-stream" in accept:
-        await context.saves.get_save_by_job(owner, job_id)
-        return EventSourceResponse(_stream(context, owner, job_id, body.message))
+        return EventSourceResponse(
+            _stream(context, owner, job_id, turn_id, body.message),
+            ping=KEEP_ALIVE_S,
+            headers={"X-Accel-Buffering": "no"},
+        )
+    task = _start(context, owner, job_id, turn_id, body.message, TurnEvents())
     try:
-        return await chat_turn(context, owner, job_id, body.message)
-    except ClaudeCallError as exc:
+        return await asyncio.wait_for(asyncio.shield(task), context.settings.chat_sync_wait_s)
+    except TimeoutError:
+        running = TurnState(turn_id=turn_id, job_id=job_id, state="running")
+        return JSONResponse(
+            running.model_dump(mode="json"), status_code=202, headers={"Location": public_path(job_id, turn_id)}
+        )
+    except (ClaudeCallError, ApiError) as exc:
         raise _as_api_error(exc) from exc
 
 
-async def _stream(context: ChatContext, owner: str, job_id: str, message: str) -> AsyncIterator[ServerSentEvent]:
-    """Streams `delta` events as Claude writes, `reset` if a retry restarts the text, then `done` or `error`."""
+@router.get("/{job_id}/turns/{turn_id}", response_model=TurnState)
+async def turn_state(job_id: str, turn_id: str, owner: Owner, context: Context) -> TurnState:
+    return await context.turns.state(owner, job_id, turn_id)
+
+
+def _event(name: str, data: object) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(data), event=name)
+
+
+async def _stream(
+    context: ChatContext, owner: str, job_id: str, turn_id: str, message: str
+) -> AsyncIterator[ServerSentEvent]:
+    """`turn` at once; `wait` while in line; `delta` as Claude writes; `reset` (with the text to keep) if a
+    retry restarts; then `done` with the reply, or `error` (with `retry_after_s` when it is worth retrying)."""
     events: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue()
+    yield _event("turn", {"turn_id": turn_id, "job_id": job_id, "location": public_path(job_id, turn_id)})
+    waiting = False
+
+    async def on_wait(wait: Waiting | None) -> None:
+        nonlocal waiting
+        if wait is not None and not waiting:
+            WAITING.inc()
+        elif wait is None and waiting:
+            WAITING.dec()
+        waiting = wait is not None
+        if wait is not None:
+            info = {"reason": wait.reason, "position": wait.position, "expected_wait_s": wait.expected_s}
+            await events.put(_event("wait", info))
+        else:
+            await events.put(_event("admitted", {}))
 
     async def on_text(delta: str) -> None:
-        await events.put(ServerSentEvent(data=json.dumps({"text": delta}), event="delta"))
+        await events.put(_event("delta", {"text": delta}))
 
-    async def on_restart(_: str) -> None:
-        await events.put(ServerSentEvent(data="{}", event="reset"))
+    async def on_restart(kept: str) -> None:
+        await events.put(_event("reset", {"text": kept}))
 
-    async def run() -> None:
-        try:
-            reply = await chat_turn(context, owner, job_id, message, on_text, on_restart)
-            await events.put(ServerSentEvent(data=reply.model_dump_json(), event="done"))
-        except (ClaudeCallError, ApiError) as exc:
-            await events.put(
-                ServerSentEvent(data=json.dumps({"error": {"code": exc.code, "message": exc.message}}), event="error")
-            )
-        finally:
-            await events.put(None)
+    task = _start(context, owner, job_id, turn_id, message, TurnEvents(on_text, on_restart, on_wait))
 
-    # A client that disconnects does not cancel the turn: Claude's answer is paid for, so it is saved.
-    task = asyncio.create_task(run())
-    _unfinished.add(task)
-    task.add_done_callback(_unfinished.discard)
+    def finished(done: asyncio.Task[ChatReply]) -> None:
+        if waiting:
+            WAITING.dec()
+        exc = done.exception() if not done.cancelled() else None
+        if exc is None and not done.cancelled():
+            events.put_nowait(ServerSentEvent(data=done.result().model_dump_json(), event="done"))
+        elif isinstance(exc, ClaudeCallError | ApiError):
+            error: dict[str, object] = {"code": exc.code, "message": exc.message}
+            if "Retry-After" in getattr(exc, "headers", {}):
+                error["retry_after_s"] = int(exc.headers["Retry-After"])  # type: ignore[union-attr]
+            events.put_nowait(_event("error", {"error": error}))
+        else:
+            events.put_nowait(_event("error", {"error": {"code": "internal_error", "message": "the turn failed"}}))
+        events.put_nowait(None)
+
+    task.add_done_callback(finished)
     while (event := await events.get()) is not None:
         yield event

@@ -6,11 +6,26 @@ from pydantic import Field
 
 from services.estimation.rate_card import RateCard
 from services.llm.settings import BudgetSettings, ClaudeSettings
+from services.shared.redis import KEY_PREFIX
 from services.shared.settings import SavesPeerSettings, loader
 
 
 class ChatSettings(SavesPeerSettings, ClaudeSettings, BudgetSettings):
     rate_card: RateCard = Field(default_factory=RateCard, description="what revisions are priced with (JSON)")
+    chat_max_wait_s: float = Field(
+        default=20.0, gt=0, description="a turn that cannot start within this is refused (503, nothing charged)"
+    )
+    chat_sync_wait_s: float = Field(
+        default=25.0, gt=0, le=55, description="a JSON turn still running after this is answered 202 (ingress-safe)"
+    )
+    chat_turn_lease_s: float = Field(default=30.0, gt=1, description="a dead replica's turn frees its save this late")
+    chat_allowance_quantile: float = Field(
+        default=0.9, gt=0, le=1, description="output reserved per call: this quantile of recent calls of its kind"
+    )
+    chat_min_tokens: int = Field(default=64, ge=16, description="floor of a chat call's output allowance")
+    chat_key_prefix: str = Field(
+        default=f"{KEY_PREFIX}:chat", description="Redis keys of turns in progress and of learned allowances"
+    )
 
 
 get_settings = loader(ChatSettings)

@@ -62,6 +62,12 @@ UPSTREAM_THROTTLES = Counter(
     "estimator_llm_upstream_throttled_total", "429/529 answers from the Claude API", ["status"]
 )
 TOKENS = Counter("estimator_llm_tokens_total", "Tokens used by Claude calls", ["priority", "kind"])
+OUTPUT_RESERVED = Counter(
+    "estimator_llm_output_reserved_tokens_total",
+    "Output tokens reserved by Claude calls whose use is known; reservation waste is "
+    "1 - estimator_llm_tokens_total{kind=output} / this",
+    ["priority"],
+)
 AVAILABLE = Gauge("estimator_llm_budget_available", "What the fleet may still spend now", ["limit"])
 CAPACITY = Gauge("estimator_llm_budget_capacity", "The fleet's per-minute limits in force", ["limit"])
 IN_FLIGHT = Gauge("estimator_llm_budget_in_flight", "Claude calls holding a live lease")
@@ -224,6 +230,7 @@ class FleetBudget:
         )
         if lease.output_used is not None:
             TOKENS.labels(lease.priority, "output").inc(lease.output_used)
+            OUTPUT_RESERVED.labels(lease.priority).inc(lease.output_reserved)
         if lease.input_used is not None:
             TOKENS.labels(lease.priority, "input").inc(lease.input_used)
         if lease.cache_kind and lease.cached_tokens:

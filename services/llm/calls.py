@@ -105,18 +105,22 @@ async def call_claude(
     deadline: float,
     cache_kind: str | None = None,
     on_wait: WaitListener | None = None,
+    admit_by: float | None = None,
 ) -> tuple[Message, Usage]:
     """Runs `call` inside the fleet budget until it succeeds, fails for good, or the monotonic deadline nears.
 
     Each attempt holds a budget slot; a refusal from upstream pauses the whole fleet for its
     `retry-after`, and the attempt's own back-off (full jitter, never shorter than `retry-after`) is
-    slept outside the slot, so waiting never holds capacity.
+    slept outside the slot, so waiting never holds capacity. `admit_by`, when given, bounds the wait
+    for capacity more tightly than the call's deadline: past it the call fails as `claude_busy`
+    without having been charged.
     """
+    admission = deadline if admit_by is None else min(deadline, admit_by)
     attempt = 0
     while True:
         failure: anthropic.APIError | httpx2.TransportError
         try:
-            async with budget.slot(priority, input_tokens, max_tokens, deadline, on_wait, cache_kind) as lease:
+            async with budget.slot(priority, input_tokens, max_tokens, admission, on_wait, cache_kind) as lease:
                 try:
                     message = await call()
                 except (anthropic.APIError, httpx2.TransportError) as exc:

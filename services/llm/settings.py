@@ -17,11 +17,9 @@ class ClaudeSettings(BaseSettings):
     anthropic_base_url: str | None = Field(default=None, description="Messages API base URL (e.g. the simulator)")
     anthropic_model: str = Field(default="claude-sonnet-4-6", description="must start with a key of MODEL_PRICES")
     anthropic_timeout_s: float = Field(default=300.0, description="SDK timeout per call; a chat turn's deadline")
-    estimate_max_tokens: int = Field(
-        default=8000, ge=256, le=64000, description="`max_tokens` of an estimation (and a chat turn's first answer)"
-    )
+    estimate_max_tokens: int = Field(default=8000, ge=256, le=64000, description="`max_tokens` of an estimation")
     chat_max_tokens: int = Field(
-        default=2000, ge=256, le=64000, description="`max_tokens` of a chat answer after a revision"
+        default=2000, ge=256, le=64000, description="ceiling of a chat call's learned output allowance"
     )
     model_prices: dict[str, ModelPrice] = Field(
         default_factory=default_prices, description="USD per million tokens, by model-name prefix"

@@ -205,3 +205,13 @@ class ChatReply(BaseModel):
     revision: int
     revised: bool = Field(description="True when this turn changed the estimate (a new revision was saved).")
     usage: Usage
+
+
+class TurnState(BaseModel):
+    """A chat turn as its owner sees it: running, or finished with the reply or the error."""
+
+    turn_id: str
+    job_id: str
+    state: Literal["running", "succeeded", "failed"]
+    reply: ChatReply | None = None
+    error: ErrorInfo | None = None

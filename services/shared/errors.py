@@ -52,7 +52,9 @@ def error_from_response(response: httpx.Response, service: str) -> ApiError:
     """An internal service's error, passed on with its own code; garbage or a 5xx becomes a 503."""
     try:
         error = response.json()["error"]
-        return ApiError(response.status_code, str(error["code"]), str(error["message"]))
+        retry_after = response.headers.get("Retry-After")
+        headers = {"Retry-After": retry_after} if retry_after else None
+        return ApiError(response.status_code, str(error["code"]), str(error["message"]), headers)
     except (ValueError, KeyError, TypeError):
         status = 503 if response.status_code >= 500 else response.status_code
         return ApiError(status, "dependency_unavailable", f"the {service} service answered {response.status_code}")

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.estimation.models import ClaudeEstimate, EstimateRevision, WorkItem
+from services.estimation.models import ClaudeEstimate, WorkItem
 
 
 def _item(**overrides: Any) -> dict[str, Any]:
@@ -45,12 +45,3 @@ def test_duplicate_item_ids_are_rejected() -> None:
 def test_an_estimate_needs_at_least_one_item() -> None:
     with pytest.raises(ValidationError):
         ClaudeEstimate.model_validate({"summary": "s", "work_items": []})
-
-
-def test_a_revision_carries_its_reason() -> None:
-    revision = EstimateRevision.model_validate({"summary": "s", "work_items": [_item()], "reason": "Added SSO"})
-
-    assert revision.reason == "Added SSO"
-    assert revision.out_of_scope == []
-    with pytest.raises(ValidationError):
-        EstimateRevision.model_validate({"summary": "s", "work_items": [_item()]})

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, ValidationError
 
 from services.estimation.models import ClaudeEstimate
 from services.estimation.rate_card import RateCard
-from services.estimation.schema import ESTIMATE_TOOL_NAME, REVISE_TOOL_NAME, estimate_tool, revise_tool
+from services.estimation.schema import EDIT_TOOL_NAME, ESTIMATE_TOOL_NAME, edit_tool, estimate_tool
 
 ROLES = list(RateCard().roles)
 
@@ -44,15 +45,40 @@ def test_the_schema_refuses_what_the_models_refuse(estimate: ClaudeEstimate) -> 
         Draft202012Validator(estimate_tool(ROLES)["input_schema"]).validate(data)
 
 
-def test_revise_tool_requires_a_reason_on_top_of_the_estimate(estimate: ClaudeEstimate) -> None:
-    tool = revise_tool(ROLES)
+def test_edit_tool_takes_operations_and_names_only_rate_card_roles() -> None:
+    tool = edit_tool(ROLES)
     validator = Draft202012Validator(tool["input_schema"])
-    data = estimate.model_dump(mode="json")
+    add: dict[str, Any] = {
+        "op": "add_item",
+        "reason": "asked for",
+        "item": {
+            "id": "WI-09",
+            "title": "Mobile app",
+            "role": ROLES[0],
+            "low_hours": 8,
+            "likely_hours": 16,
+            "high_hours": 30,
+            "assumptions": [],
+            "risks": [],
+        },
+    }
+    update = {
+        "op": "update_item",
+        "id": "WI-01",
+        "title": None,
+        "role": None,
+        "low_hours": None,
+        "likely_hours": 20,
+        "high_hours": None,
+        "reason": "more screens",
+    }
 
-    assert tool["name"] == REVISE_TOOL_NAME
-    with pytest.raises(ValidationError, match="'reason' is a required property"):
-        validator.validate(data)
-    validator.validate(data | {"reason": "Client dropped the calendar sync"})
+    assert tool["name"] == EDIT_TOOL_NAME
+    validator.validate({"reason": "Client wants a mobile app", "operations": [add, update]})
+    with pytest.raises(ValidationError, match="not valid under any"):
+        validator.validate({"reason": "r", "operations": [add | {"item": add["item"] | {"role": "astronaut"}}]})
+    with pytest.raises(ValidationError):
+        validator.validate({"reason": "r", "operations": []})
 
 
 def test_a_tool_needs_roles() -> None:

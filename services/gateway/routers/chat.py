@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import httpx
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from services.gateway.auth import CurrentOwner
@@ -14,12 +15,13 @@ from services.gateway.routers.estimates import live_job
 from services.gateway.routers.saves import NOT_MODIFIED, IfNoneMatch, cached_read, conditional
 from services.gateway.schemas import error_responses, known_id
 from services.gateway.state import GatewayState, State
-from services.shared.contracts import ChatHistory, ChatReply, ChatRequest
+from services.shared.contracts import ChatHistory, ChatReply, ChatRequest, TurnState
 from services.shared.errors import ApiError, error_from_response
 from services.shared.internal import internal_headers
 from services.shared.read_model import chat_view
 
 router = APIRouter(prefix="/api/estimate", tags=["chat"])
+TURN_ID = re.compile(r"[0-9a-f]{32}")
 EVENT_STREAM = "text/event-stream"
 
 
@@ -40,7 +42,14 @@ async def _require_chattable(state: GatewayState, owner: str, job_id: str) -> No
     responses={
         200: {
             "content": {EVENT_STREAM: {}},
-            "description": "JSON reply, or with `Accept: text/event-stream` `delta` events then one `done` event.",
+            "description": (
+                "JSON reply; or with `Accept: text/event-stream` a `turn` event at once, `wait` events while "
+                "the turn waits for Claude capacity, `delta` events as Claude writes, then `done` or `error`."
+            ),
+        },
+        202: {
+            "model": TurnState,
+            "description": "The JSON turn is still running after `CHAT_SYNC_WAIT_S`: read it at `Location`.",
         },
         **error_responses(401, 404, 409, 413, 422, 429, 503),
     },
@@ -79,9 +88,34 @@ async def chat(
             background=BackgroundTask(upstream.aclose),
         )
     try:
-        return ChatReply.model_validate_json(await upstream.aread())
+        payload = await upstream.aread()
     finally:
         await upstream.aclose()
+    if upstream.status_code == 202:
+        running = TurnState.model_validate_json(payload)
+        headers = {**response.headers, "Location": upstream.headers.get("Location", "")}
+        return JSONResponse(running.model_dump(mode="json"), status_code=202, headers=headers)
+    return ChatReply.model_validate_json(payload)
+
+
+@router.get(
+    "/{job_id}/chat/turns/{turn_id}",
+    response_model=TurnState,
+    responses=error_responses(401, 404, 503),
+    summary="A chat turn's state, and its reply or error once finished (kept for an hour)",
+)
+async def chat_turn_state(job_id: str, turn_id: str, owner: CurrentOwner, state: State) -> TurnState:
+    if not TURN_ID.fullmatch(turn_id):
+        raise ApiError(404, "not_found", "no such chat turn (turns are kept for an hour)")
+    try:
+        upstream = await state.chat.get(
+            f"/internal/chat/{known_id(job_id)}/turns/{turn_id}", headers=internal_headers(state.settings, owner)
+        )
+    except httpx.HTTPError as exc:
+        raise ApiError(503, "dependency_unavailable", "the chat service is unavailable") from exc
+    if upstream.status_code >= 400:
+        raise error_from_response(upstream, "chat")
+    return TurnState.model_validate_json(upstream.content)
 
 
 @router.get(
