@@ -1,10 +1,10 @@
-"""What the simulated Claude answers: estimates from forced tools, revisions in chat, summaries of results."""
+"""What the simulated Claude answers: estimates from forced tools, calls it must make, cut and continued answers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from anthropic.types import Message, MessageParam, ToolParam, ToolUseBlock
+from anthropic.types import Message, ToolParam, ToolUseBlock
 
 from tests.simulator.conftest import MODEL, OUTLINE, REQUIREMENTS, Sim
 
@@ -32,13 +32,6 @@ ESTIMATE_SCHEMA: dict[str, Any] = {
     "required": ["summary", "work_items"],
 }
 SUBMIT: ToolParam = {"name": "submit_estimate", "input_schema": ESTIMATE_SCHEMA}
-REVISE: ToolParam = {
-    "name": "revise_estimate",
-    "input_schema": {
-        **ESTIMATE_SCHEMA,
-        "properties": {**ESTIMATE_SCHEMA["properties"], "reason": {"type": "string"}},
-    },
-}
 EXPECTED_ROLES = ["backend", "backend", "frontend", "backend", "devops", "qa", "designer"]
 
 
@@ -126,72 +119,6 @@ async def test_roles_only_come_from_the_schema_enum(sim: Sim) -> None:
     items = _tool_use(message).input["work_items"]
     assert isinstance(items, list)
     assert {item["role"] for item in items} <= {"engineer", "tester"}
-
-
-async def test_chat_change_request_calls_the_revise_tool_with_the_addition(sim: Sim) -> None:
-    message = await sim.claude.messages.create(
-        model=MODEL,
-        max_tokens=8000,
-        system=f"You discuss this estimate.\n<requirements>{REQUIREMENTS}</requirements>",
-        messages=[{"role": "user", "content": "Please add a mobile app for iOS."}],
-        tools=[REVISE],
-    )
-
-    assert message.stop_reason == "tool_use"
-    assert message.content[0].type == "text"
-    revision = _tool_use(message)
-    assert revision.name == "revise_estimate"
-    items = revision.input["work_items"]
-    assert isinstance(items, list)
-    assert [item["title"] for item in items] == [*OUTLINE, "Mobile app for iOS"]
-    assert "mobile app" in str(revision.input["reason"])
-
-
-async def test_chat_removal_request_drops_the_named_item(sim: Sim) -> None:
-    message = await sim.claude.messages.create(
-        model=MODEL,
-        max_tokens=8000,
-        system=f"<requirements>{REQUIREMENTS}</requirements>",
-        messages=[{"role": "user", "content": "Remove the end-to-end tests for checkout, please."}],
-        tools=[REVISE],
-    )
-
-    items = _tool_use(message).input["work_items"]
-    assert isinstance(items, list)
-    assert "End-to-end tests for checkout" not in [item["title"] for item in items]
-    assert len(items) == len(OUTLINE) - 1
-
-
-async def test_chat_question_without_a_change_gets_text(sim: Sim) -> None:
-    message = await sim.claude.messages.create(
-        model=MODEL,
-        max_tokens=1000,
-        system=f"<requirements>{REQUIREMENTS}</requirements>",
-        messages=[{"role": "user", "content": "Why is the checkout so expensive?"}],
-        tools=[REVISE],
-    )
-
-    assert message.stop_reason == "end_turn"
-    assert [block.type for block in message.content] == ["text"]
-
-
-async def test_tool_result_is_summarised_in_text(sim: Sim) -> None:
-    messages: list[MessageParam] = [
-        {"role": "user", "content": "Add a mobile app."},
-        {
-            "role": "assistant",
-            "content": [{"type": "tool_use", "id": "toolu_1", "name": "revise_estimate", "input": {}}],
-        },
-        {
-            "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "Saved as revision 2"}],
-        },
-    ]
-    message = await sim.claude.messages.create(model=MODEL, max_tokens=500, messages=messages, tools=[REVISE])
-
-    assert message.stop_reason == "end_turn"
-    assert message.content[0].type == "text"
-    assert "Saved as revision 2" in message.content[0].text
 
 
 async def test_tool_choice_any_must_call_a_tool(sim: Sim) -> None:
