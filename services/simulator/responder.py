@@ -2,7 +2,7 @@
 
 The rules mirror how the project uses the API: a forced tool gets a schema-filled call; a chat turn that
 asks for a change says in one sentence what it will do and calls the edit tool with a few operations; a
-tool result gets a summary, anything else a readable paragraph.
+tool result gets a sentence quoting it; anything else a short paragraph.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from jiter import from_json
 
 from services.simulator.current_estimate import CurrentEstimate, read_current_estimate
 from services.simulator.edit_plan import Edit, change_request, plan_edit
-from services.simulator.material import Material, block_text, gather, has_tool_result, last_user
+from services.simulator.material import Material, gather, has_tool_result, last_user
+from services.simulator.replies import answer, confirmation
 from services.simulator.schema_fill import SchemaFiller
 from services.simulator.tokens import CHARS_PER_TOKEN, tokens_for_chars
-from services.simulator.wire import MessageIn, MessagesRequest, ToolIn
-
-_EXCERPT_CHARS = 300
+from services.simulator.wire import MessagesRequest, ToolIn
 
 
 @dataclass(frozen=True)
@@ -72,38 +71,6 @@ class Answer:
     output_tokens: int
 
 
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1].rstrip() + "…"
-
-
-def _quoted(lines: list[str]) -> str:
-    quoted = [f'"{line}"' for line in lines]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
-
-
-def _reply(material: Material) -> str:
-    question = _excerpt(material.question) or "to look at this request"
-    sentences = [f'You asked: "{question}".']
-    if material.lines:
-        sentences.append(f"The request covers {len(material.lines)} points, including {_quoted(material.lines[:3])}.")
-    sentences.append(
-        "Each of them can be estimated and delivered on its own; ask me to add, remove or resize any of "
-        "them and I will revise the estimate."
-    )
-    return " ".join(sentences)
-
-
-def _tool_result_summary(message: MessageIn) -> str:
-    blocks = [] if isinstance(message.content, str) else message.content
-    results = [block for block in blocks if block.get("type") == "tool_result"]
-    failed = any(block.get("is_error") for block in results)
-    reported = _excerpt(" ".join(block_text(block.get("content") or "") for block in results)) or "no details"
-    if failed:
-        return f'The change could not be applied. The tool reported: "{reported}".'
-    return f'The change is applied. The tool reported: "{reported}".'
-
-
 def _is_edit_tool(tool: ToolIn) -> bool:
     return tool.name.lower().startswith("edit")
 
@@ -145,9 +112,9 @@ def _draft(request: MessagesRequest) -> tuple[list[Block], str]:
     schema = request.output_schema()
     if schema is not None:
         return [TextOut(json.dumps(SchemaFiller(schema, material).fill(), ensure_ascii=False))], "end_turn"
-    if last is not None and after_result:
-        return [TextOut(_tool_result_summary(last))], "end_turn"
-    return [TextOut(_reply(material))], "end_turn"
+    if after_result:
+        return [TextOut(confirmation(request.messages))], "end_turn"
+    return [TextOut(answer(material, estimate))], "end_turn"
 
 
 def compose(request: MessagesRequest) -> Answer:
