@@ -2,7 +2,8 @@
 
 The rules mirror how the project uses the API: a forced tool gets a schema-filled call; a chat turn that
 asks for a change says in one sentence what it will do and calls the edit tool with a few operations; a
-tool result gets a sentence quoting it; anything else a short paragraph.
+tool result gets a sentence quoting it; anything else a short paragraph. A request whose last message is
+the assistant's (a prefill) gets the rest of the answer it continues.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from jiter import from_json
 
 from services.simulator.current_estimate import CurrentEstimate, read_current_estimate
 from services.simulator.edit_plan import Edit, change_request, plan_edit
-from services.simulator.material import Material, gather, has_tool_result, last_user
+from services.simulator.material import Material, block_text, gather, has_tool_result, last_user
 from services.simulator.replies import answer, confirmation
 from services.simulator.schema_fill import SchemaFiller
 from services.simulator.tokens import CHARS_PER_TOKEN, tokens_for_chars
@@ -117,9 +118,49 @@ def _draft(request: MessagesRequest) -> tuple[list[Block], str]:
     return [TextOut(answer(material, estimate))], "end_turn"
 
 
+def _prefill(request: MessagesRequest) -> str | None:
+    """The text of a last assistant message, which the answer must continue rather than repeat."""
+    last = request.messages[-1]
+    return block_text(last.content) if last.role == "assistant" else None
+
+
+def _continued(blocks: list[Block], prefill: str) -> list[Block]:
+    """The draft without the text the prefill already said.
+
+    The API refuses a prefill ending in whitespace, so callers strip it: the prefill is matched without
+    its trailing whitespace, and the continuation starts with whatever whitespace the draft has there
+    (none if the prefill kept its own). A prefill the draft does not start with is followed by the draft
+    as a new sentence.
+    """
+    said = prefill.rstrip()
+    kept_space = said != prefill
+    rest: list[Block] = []
+    for block in blocks:
+        if said and isinstance(block, TextOut):
+            if block.text.startswith(said):
+                remainder = block.text[len(said) :]
+                said = ""
+                block = TextOut(remainder.lstrip() if kept_space else remainder)
+            elif said.startswith(block.text):
+                said = said[len(block.text) :]
+                continue
+            else:
+                said = ""
+                block = TextOut(block.text if kept_space or block.text[:1].isspace() else " " + block.text)
+            if not block.text.strip():
+                continue
+        rest.append(block)
+    return rest
+
+
 def compose(request: MessagesRequest) -> Answer:
     """Same request, same content; output beyond `max_tokens` is cut off and the stop reason says so."""
-    blocks, stop_reason = _draft(request)
+    prefill = _prefill(request)
+    if prefill is None:
+        blocks, stop_reason = _draft(request)
+    else:
+        blocks, stop_reason = _draft(request.model_copy(update={"messages": request.messages[:-1]}))
+        blocks = _continued(blocks, prefill)
     budget = request.max_tokens * CHARS_PER_TOKEN
     fitted: list[Block] = []
     for block in blocks:
