@@ -139,8 +139,10 @@ def _about_estimate(question: str, estimate: CurrentEstimate) -> str:
 def _about_outline(material: Material) -> str:
     question = _excerpt(material.question, _QUOTE_CHARS) or "to look at this request"
     sentences = [f'You asked: "{question}".']
-    if material.lines:
-        sentences.append(f"The request covers {len(material.lines)} points, including {_quoted(material.lines[:3])}.")
+    # A message with no requirements is its own only "line"; quoting it back twice says nothing.
+    if material.lines and material.lines != [material.question.strip()]:
+        count = f"{len(material.lines)} point{'s' if len(material.lines) > 1 else ''}"
+        sentences.append(f"The request covers {count}, including {_quoted(material.lines[:3])}.")
         sentences += [f'"{line}" can be estimated and delivered on its own.' for line in material.lines[3:]]
     sentences += [
         "A first estimate breaks each point into deliverables with optimistic, likely and pessimistic hours, "
