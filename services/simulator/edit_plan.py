@@ -1,7 +1,8 @@
 """The edit a model would make for one scope-change request: a few operations, not a new estimate.
 
 "add X" / "include X" adds one work item under a fresh id; "remove/drop/delete/cut X" removes the item
-whose title best matches X; "increase/reduce/raise/lower/change ... X" rescales X's hours. Everything
+whose title best matches X; "increase/reduce/raise/lower/change ... X" rescales X's hours, and
+"change X to <role>" gives it to another role of the tool's enum. Everything
 is derived from the request and the current estimate's text, so the same request gives the same edit,
 and an edit for one change stays at a hundred or two output tokens, as a real model's call does.
 """
@@ -23,7 +24,9 @@ _LISTED_ITEMS = 10
 _DEFAULT_UP = 1.25
 _DEFAULT_DOWN = 0.8
 
-CHANGE = re.compile(r"\b(add|remove|increase|reduce|change|revise|drop|delete|decrease|update|cut|raise|lower)\b", re.I)
+_CHANGE = re.compile(
+    r"\b(add|remove|increase|reduce|change|revise|drop|delete|decrease|update|cut|raise|lower)\b", re.I
+)
 _INCLUDE = re.compile(r"^\W*(?:(?:please|also|and|then|can|could|would|will)\W+(?:you\W+|we\W+)?)*include\b", re.I)
 _QUESTION = re.compile(
     r"^\W*(?:why|what|how|when|where|which|who|whose|does|do|did|is|are|was|were|has|have|had|should)\b", re.I
@@ -73,7 +76,7 @@ def change_request(question: str) -> str | None:
         sentence = match.group(0).strip()
         if _QUESTION.match(sentence):
             continue
-        if CHANGE.search(sentence) or _INCLUDE.match(sentence):
+        if _CHANGE.search(sentence) or _INCLUDE.match(sentence):
             return sentence
     return None
 
@@ -229,6 +232,30 @@ def _resize(sentence: str, verb: str, target: str, item: Item) -> Edit:
     return Edit(preface, {"reason": _clip(f"Client asked: {sentence}", _REASON_CHARS), "operations": [operation]})
 
 
+def _role_named(target: str, roles: list[str]) -> str | None:
+    """The role a request hands the item to ('change X to frontend'), when it names no amount."""
+    if not roles or _PERCENT.search(target) or _BY_HOURS.search(target):
+        return None
+    names = "|".join(re.escape(role) for role in sorted(roles, key=len, reverse=True))
+    found = re.search(rf"\b(?:to|as|into)\s+(?:an?\s+|the\s+)?(?P<role>{names})\b", target, re.I)
+    return next((role for role in roles if found and role.lower() == found.group("role").lower()), None)
+
+
+def _reassign(sentence: str, item: Item, role: str) -> Edit:
+    operation = {
+        "op": "update_item",
+        "id": item.id,
+        "title": None,
+        "role": role,
+        "low_hours": None,
+        "likely_hours": None,
+        "high_hours": None,
+        "reason": f"The client asked for {role} to do it.",
+    }
+    preface = f"I'll give {item.id} ({item.title}) to {role} instead of {item.role}."
+    return Edit(preface, {"reason": _clip(f"Client asked: {sentence}", _REASON_CHARS), "operations": [operation]})
+
+
 def plan_edit(question: str, estimate: CurrentEstimate | None, schema: dict[str, Any]) -> Edit | str | None:
     """The edit for the change the message asks for; a sentence naming the items when the one it speaks
     of cannot be found; None when it asks for no change the tool can make."""
@@ -259,4 +286,7 @@ def plan_edit(question: str, estimate: CurrentEstimate | None, schema: dict[str,
     item = best_item(target, estimate.items)
     if item is None:
         return _not_found(target, estimate)
-    return _remove(sentence, item) if wanted == "remove_item" else _resize(sentence, verb, target, item)
+    if wanted == "remove_item":
+        return _remove(sentence, item)
+    role = _role_named(target, roles) if verb in _GENERIC else None
+    return _reassign(sentence, item, role) if role else _resize(sentence, verb, target, item)

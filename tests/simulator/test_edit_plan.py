@@ -107,6 +107,25 @@ async def test_a_resize_changes_only_the_hours_of_the_item(
     assert (item.title, item.role) == (before.title, before.role)
 
 
+@pytest.mark.parametrize(
+    ("request_text", "item_id", "role"),
+    [
+        ("Change the booking screens to backend", "WI-02", "backend"),
+        ("Please change WI-04 to a frontend task", "WI-04", "frontend"),
+    ],
+)
+async def test_a_change_to_a_role_hands_the_item_over(
+    sim: Sim, chat: Chat, request_text: str, item_id: str, role: str
+) -> None:
+    message = await chat.ask(sim, request_text)
+
+    [op] = _edit(message).operations
+    assert isinstance(op, UpdateItem) and (op.id, op.role) == (item_id, role)
+    assert (op.low_hours, op.likely_hours, op.high_hours) == (None, None, None)
+    [item] = [item for item in _applied(chat, message).work_items if item.id == item_id]
+    assert item.role == role
+
+
 async def test_an_item_that_is_not_there_gets_text_naming_the_items(sim: Sim, chat: Chat) -> None:
     message = await chat.ask(sim, "Drop the reporting module.")
 
