@@ -9,19 +9,16 @@ otherwise 202 and where to read it, well inside a typical ingress's 60 s read ti
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from services.chat.context import ChatContext, Context
 from services.chat.conversation import TurnEvents, chat_turn
-from services.chat.metrics import WAITING
+from services.chat.streaming import TurnStream
 from services.chat.turns import public_path
-from services.llm.budget import Waiting
 from services.llm.calls import ClaudeCallError
 from services.shared.contracts import ChatReply, ChatRequest, ErrorInfo, TurnState
 from services.shared.errors import ApiError
@@ -72,11 +69,9 @@ async def chat(
     await context.saves.get_save_by_job(owner, job_id)
     turn_id = await context.turns.begin(owner, job_id)
     if "text/event-stream" in accept:
-        return EventSourceResponse(
-            _stream(context, owner, job_id, turn_id, body.message),
-            ping=KEEP_ALIVE_S,
-            headers={"X-Accel-Buffering": "no"},
-        )
+        stream = TurnStream(job_id, turn_id)
+        stream.follow(_start(context, owner, job_id, turn_id, body.message, stream.listeners()))
+        return EventSourceResponse(stream.events(), ping=KEEP_ALIVE_S, headers={"X-Accel-Buffering": "no"})
     task = _start(context, owner, job_id, turn_id, body.message, TurnEvents())
     try:
         return await asyncio.wait_for(asyncio.shield(task), context.settings.chat_sync_wait_s)
@@ -92,57 +87,3 @@ async def chat(
 @router.get("/{job_id}/turns/{turn_id}", response_model=TurnState)
 async def turn_state(job_id: str, turn_id: str, owner: Owner, context: Context) -> TurnState:
     return await context.turns.state(owner, job_id, turn_id)
-
-
-def _event(name: str, data: object) -> ServerSentEvent:
-    return ServerSentEvent(data=json.dumps(data), event=name)
-
-
-async def _stream(
-    context: ChatContext, owner: str, job_id: str, turn_id: str, message: str
-) -> AsyncIterator[ServerSentEvent]:
-    """`turn` at once; `wait` while in line; `delta` as Claude writes; `reset` (with the text to keep) if a
-    retry restarts; then `done` with the reply, or `error` (with `retry_after_s` when it is worth retrying)."""
-    events: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue()
-    yield _event("turn", {"turn_id": turn_id, "job_id": job_id, "location": public_path(job_id, turn_id)})
-    waiting = False
-
-    async def on_wait(wait: Waiting | None) -> None:
-        nonlocal waiting
-        if wait is not None and not waiting:
-            WAITING.inc()
-        elif wait is None and waiting:
-            WAITING.dec()
-        waiting = wait is not None
-        if wait is not None:
-            info = {"reason": wait.reason, "position": wait.position, "expected_wait_s": wait.expected_s}
-            await events.put(_event("wait", info))
-        else:
-            await events.put(_event("admitted", {}))
-
-    async def on_text(delta: str) -> None:
-        await events.put(_event("delta", {"text": delta}))
-
-    async def on_restart(kept: str) -> None:
-        await events.put(_event("reset", {"text": kept}))
-
-    task = _start(context, owner, job_id, turn_id, message, TurnEvents(on_text, on_restart, on_wait))
-
-    def finished(done: asyncio.Task[ChatReply]) -> None:
-        if waiting:
-            WAITING.dec()
-        exc = done.exception() if not done.cancelled() else None
-        if exc is None and not done.cancelled():
-            events.put_nowait(ServerSentEvent(data=done.result().model_dump_json(), event="done"))
-        elif isinstance(exc, ClaudeCallError | ApiError):
-            error: dict[str, object] = {"code": exc.code, "message": exc.message}
-            if "Retry-After" in getattr(exc, "headers", {}):
-                error["retry_after_s"] = int(exc.headers["Retry-After"])  # type: ignore[union-attr]
-            events.put_nowait(_event("error", {"error": error}))
-        else:
-            events.put_nowait(_event("error", {"error": {"code": "internal_error", "message": "the turn failed"}}))
-        events.put_nowait(None)
-
-    task.add_done_callback(finished)
-    while (event := await events.get()) is not None:
-        yield event

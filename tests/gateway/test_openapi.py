@@ -11,6 +11,7 @@ EXPECTED = {
     "/api/estimate/{job_id}/status": {"get"},
     "/api/estimate/{job_id}/events": {"get"},
     "/api/estimate/{job_id}/chat": {"get", "post"},
+    "/api/estimate/{job_id}/chat/turns/{turn_id}": {"get"},
     "/api/saves": {"get"},
     "/api/saves/{save_id}": {"get", "patch", "delete"},
     "/api/methodology/{version}": {"get"},
