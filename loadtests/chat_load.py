@@ -55,6 +55,8 @@ from loadtests.chat_users import SCOPE_CHANGES, Load, Phase, chatter, estimation
 from loadtests.cpu import CpuClock
 from loadtests.harness import isolated_stores, machine
 from loadtests.read_stack import HOST, free_port
+from services.chat.allowance import CallKind, OutputAllowance, TurnKind
+from services.chat.settings import ChatSettings
 from services.devstack.resolve import Resolved
 from services.devstack.supervisor import Stack
 from services.llm.budget import FleetBudget
@@ -146,6 +148,25 @@ async def lower_output_limit(bench: Bench, output_tpm: int) -> None:
     await restart_simulator(bench.stack, SIM_OUTPUT_TPM=str(output_tpm))
 
 
+async def learned_allowances(redis_url: str) -> dict[str, int]:
+    """What each kind of chat call reserves now, read as the chat service reads it (its default settings)."""
+    settings = ChatSettings()
+    redis = aioredis.Redis.from_url(redis_url)
+    allowance = OutputAllowance(
+        redis,
+        settings.chat_key_prefix,
+        settings.chat_allowance_quantile,
+        floor=settings.chat_min_tokens,
+        ceiling=settings.chat_max_tokens,
+    )
+    kinds: tuple[TurnKind, ...] = ("answer", "revision")
+    calls: tuple[CallKind, ...] = ("first", "follow")
+    try:
+        return {f"{kind}/{call}": await allowance.tokens(kind, call) for kind in kinds for call in calls}
+    finally:
+        await redis.aclose()
+
+
 async def run_phase(bench: Bench, client: httpx.AsyncClient, name: str, output_tpm: int) -> PhaseRun:
     a = bench.args
     phase = Phase(name, a.ramp, a.steady, a.drain)
@@ -181,6 +202,7 @@ async def run_phase(bench: Bench, client: httpx.AsyncClient, name: str, output_t
         if task.done() and not task.cancelled() and task.exception() is not None:
             print(f"a user failed: {task.exception()!r}", file=sys.stderr, flush=True)
     run.load_after = os.getloadavg()[0]
+    run.allowances = await learned_allowances(bench.redis_url)
     print(
         f"{datetime.now(UTC):%H:%M:%S} phase {name} over: {len(phase.turns)} turns, "
         f"{len(phase.estimations)} estimations",

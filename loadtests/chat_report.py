@@ -89,6 +89,7 @@ class PhaseRun:
     load_before: float = 0.0
     load_after: float = 0.0
     cores: dict[str, float] = field(default_factory=dict)
+    allowances: dict[str, int] = field(default_factory=dict)
 
 
 def steady_turns(run: PhaseRun) -> list[TurnRecord]:
@@ -120,6 +121,7 @@ def waiting_figures(turns: list[TurnRecord]) -> dict[str, Any]:
     told = [t.told_after for t in waited if t.told_after is not None]
     waits = [t.waited for t in waited if t.waited is not None]
     p50, p95 = percentile(waits, 0.5), percentile(waits, 0.95)
+    in_line = [t.in_line for t in waited if t.in_line is not None]
     return {
         "turns": len(turns),
         "waited": len(waited),
@@ -130,6 +132,8 @@ def waiting_figures(turns: list[TurnRecord]) -> dict[str, Any]:
         "gave_up_after_wait": sum(t.waited is None for t in waited),
         "wait_s": {"p50": p50, "p95": p95, "max": max(waits, default=math.nan)},
         "wait_p95_over_p50": ratio(p95, p50),
+        "in_line_s": {"p50": percentile(in_line, 0.5), "p95": percentile(in_line, 0.95)},
+        "reasons": dict(Counter(reason for t in waited for reason in t.wait_reasons)),
     }
 
 
@@ -203,6 +207,7 @@ def phase_figures(run: PhaseRun) -> dict[str, Any]:
         "estimations": estimation_figures(p),
         "load": {"before": run.load_before, "after": run.load_after},
         "cores": run.cores,
+        "allowances": run.allowances,
     }
 
 
@@ -345,6 +350,8 @@ def phase_section(title: str, f: dict[str, Any], s: Settings) -> list[str]:
     waste = b["waste"]
     errors = ", ".join(f"{code}: {n}" for code, n in sorted(t["errors"].items())) or "none"
     e_errors = ", ".join(f"{code}: {n}" for code, n in sorted(e["errors"].items())) or "none"
+    reasons = ", ".join(f"`{r}` {n}" for r, n in sorted(w["reasons"].items())) or "none"
+    allowances = ", ".join(f"{k} {v}" for k, v in f["allowances"].items()) or "n/a"
     grants = ", ".join(f"{p} {_f(v)} s" for p, v in sorted(b["budget_wait_mean_s"].items())) or "n/a"
     return [
         f"## {title}",
@@ -364,7 +371,9 @@ def phase_section(title: str, f: dict[str, Any], s: Settings) -> list[str]:
         f"p50 {_f(w['told_after_s']['p50'], 3)} s, p95 {_f(w['told_after_s']['p95'], 3)} s, max "
         f"{_f(w['told_after_s']['max'], 3)} s ({w['told_within_1s']} within 1 s); wait (first `wait` → "
         f"`admitted`) p50 {_f(w['wait_s']['p50'])} s, p95 {_f(w['wait_s']['p95'])} s, max {_f(w['wait_s']['max'])} s, "
-        f"p95/p50 **{_f(w['wait_p95_over_p50'])}**; {w['gave_up_after_wait']} waited and were not admitted.",
+        f"p95/p50 **{_f(w['wait_p95_over_p50'])}**; {w['gave_up_after_wait']} waited and were not admitted; time in "
+        f"line, admitted or not, p50 {_f(w['in_line_s']['p50'])} s, p95 {_f(w['in_line_s']['p95'])} s; turns by "
+        f"the reasons they were given: {reasons}.",
         f"- Output tokens in the window ({b['window_s']:.0f} s): {b['output_tokens_metrics']['all']:,.0f} by the "
         f"services' counters (chat {b['output_tokens_metrics']['chat']:,.0f}, estimations "
         f"{b['output_tokens_metrics']['estimate']:,.0f}), {b['output_tokens_simulator']:,} by the simulator: "
@@ -372,7 +381,8 @@ def phase_section(title: str, f: dict[str, Any], s: Settings) -> list[str]:
         f"{_f(b['output_per_minute_metrics'], 0)} tokens/min.",
         f"- Reservation waste (1 - used / reserved): chat **{_pct(waste['chat'])}**, estimations "
         f"{_pct(waste['estimate'])}, all **{_pct(waste['all'])}**; continuations (answer cut at its allowance and "
-        f"continued): {b['continuations'] or 'none'}.",
+        f"continued): {b['continuations'] or 'none'}; chat allowances learned by the end of the phase (output "
+        f"tokens reserved per call, kind/call): {allowances}.",
         f"- Upstream 429s: {b['upstream_429_simulator']} (simulator), {b['upstream_throttled_metrics']:.0f} "
         f"(services' `estimator_llm_upstream_throttled_total`); simulator requests {b['requests_simulator']:,}, "
         f"uncached input tokens {b['input_tokens_simulator']:,}; mean fleet-budget wait per call: {grants}.",

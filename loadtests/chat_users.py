@@ -76,6 +76,7 @@ class TurnRecord:
     first_wait: float | None = None
     admitted: float | None = None
     wait_events: int = 0
+    wait_reasons: list[str] = field(default_factory=list)
     first_delta: float | None = None
     ended: float | None = None
     outcome: Literal["done", "error", "refused", "broken", "unfinished"] = "unfinished"
@@ -101,6 +102,14 @@ class TurnRecord:
     @property
     def told_after(self) -> float | None:
         return None if self.first_wait is None else self.first_wait - self.sent
+
+    @property
+    def in_line(self) -> float | None:
+        """First `wait` to `admitted`, or to the end of a turn that was never admitted (`claude_busy`)."""
+        if self.first_wait is None:
+            return None
+        end = self.admitted if self.admitted is not None else self.ended
+        return None if end is None else end - self.first_wait
 
     @property
     def waited(self) -> float | None:
@@ -208,6 +217,8 @@ async def chat_turn(client: httpx.AsyncClient, user: int, seeded: Seeded, record
             data = _json(line[5:].strip().encode())
             if event == "wait":
                 record.wait_events += 1
+                if data.get("reason") not in record.wait_reasons:
+                    record.wait_reasons.append(str(data.get("reason")))
                 if record.first_wait is None:
                     record.first_wait = at
             elif event == "admitted":
