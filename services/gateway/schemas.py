@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from services.shared.contracts import ErrorInfo, JobStatus, Usage
+from services.shared.contracts import ErrorInfo, JobStatus, Usage, revision_number
 from services.shared.errors import ApiError
 from services.worker.github import parse_github_url
 
@@ -73,6 +73,14 @@ def save_id_of(value: str) -> str:
         return str(uuid.UUID(known_id(value)))
     except ValueError as exc:
         raise ApiError(404, "not_found", "no such record") from exc
+
+
+def revision_of(value: str) -> int:
+    """Revision numbers have one spelling too (1, 2, …; no sign, no leading zero); anything else is a 404."""
+    number = revision_number(value)
+    if number is None:
+        raise ApiError(404, "not_found", "no such revision")
+    return number
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:

@@ -7,16 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
-from services.saves import chat_repo, keys, saves_repo
+from services.saves import chat_repo, keys, revisions_repo, saves_repo
 from services.saves.read_through import Reads, serve, writing
 from services.saves.session import DbSession
 from services.shared.contracts import (
     DEFAULT_PAGE,
     MAX_CURSOR,
     MAX_PAGE,
+    MAX_REVISION,
     ChatHistory,
     ChatTurnCreate,
     Methodology,
+    RevisionDetail,
+    RevisionDiff,
+    RevisionPage,
     SaveCreate,
     SaveDetail,
     SavePage,
@@ -24,7 +28,17 @@ from services.shared.contracts import (
 )
 from services.shared.errors import ApiError
 from services.shared.internal import InternalAuth, Owner
-from services.shared.read_model import LISTING, chat_view, job_scope, list_view, save_scope, save_view
+from services.shared.read_model import (
+    LISTING,
+    chat_view,
+    job_scope,
+    list_view,
+    revision_diff_view,
+    revision_view,
+    revisions_view,
+    save_scope,
+    save_view,
+)
 
 router = APIRouter(prefix="/internal", dependencies=[InternalAuth])
 
@@ -99,6 +113,54 @@ async def append_chat_turn(
 async def get_save(save_id: str, owner: Owner, session: DbSession, reads: Reads) -> Response:
     save_id = saves_repo.canonical_save_id(save_id)
     return await serve(reads, owner, save_view(save_id), lambda: saves_repo.get_save(session, owner, save_id))
+
+
+@router.get("/saves/{save_id}/revisions", response_model=RevisionPage)
+async def list_revisions(
+    save_id: str,
+    owner: Owner,
+    session: DbSession,
+    reads: Reads,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR)] = None,
+) -> Response:
+    save_id = saves_repo.canonical_save_id(save_id)
+    return await serve(
+        reads,
+        owner,
+        revisions_view(save_id, limit, cursor),
+        lambda: revisions_repo.list_revisions(session, owner, save_id, limit, cursor),
+    )
+
+
+@router.get("/saves/{save_id}/revisions/{revision}", response_model=RevisionDetail)
+async def get_revision(save_id: str, revision: str, owner: Owner, session: DbSession, reads: Reads) -> Response:
+    save_id, number = saves_repo.canonical_save_id(save_id), revisions_repo.parse_revision(revision)
+    return await serve(
+        reads,
+        owner,
+        revision_view(save_id, number),
+        lambda: revisions_repo.get_revision(session, owner, save_id, number),
+    )
+
+
+@router.get("/saves/{save_id}/revisions/{revision}/diff", response_model=RevisionDiff)
+async def diff_revisions(
+    save_id: str,
+    revision: str,
+    against: Annotated[int, Query(ge=1, le=MAX_REVISION)],
+    owner: Owner,
+    session: DbSession,
+    reads: Reads,
+) -> Response:
+    """From revision `against` to `revision`; the public route chooses `against` when the user does not."""
+    save_id, number = saves_repo.canonical_save_id(save_id), revisions_repo.parse_revision(revision)
+    return await serve(
+        reads,
+        owner,
+        revision_diff_view(save_id, number, against),
+        lambda: revisions_repo.diff_revisions(session, owner, save_id, number, against),
+    )
 
 
 @router.patch("/saves/{save_id}")

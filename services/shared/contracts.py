@@ -5,17 +5,31 @@ Keeping them in one module is what lets each service be deployed alone yet agree
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.estimation.diff import EstimateDiff
 from services.estimation.models import RepoFacts
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 MAX_CURSOR = 500
-"""Bounds of a saves listing, the same for the public route and the saves service's."""
+"""Bounds of a listing (saves, a save's revisions), the same for the public routes and the saves service's."""
+
+MAX_REVISION = 2**31 - 1
+"""Revision numbers are 32-bit integers in the database: a larger one names no revision."""
+_REVISION = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def revision_number(text: str) -> int | None:
+    """The revision a path names, in its one spelling (digits, no sign, no leading zero); None for anything else."""
+    if _REVISION.fullmatch(text) is None or int(text) > MAX_REVISION:
+        return None
+    return int(text)
+
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
@@ -161,6 +175,45 @@ class RevisionCreate(BaseModel):
     operations: list[dict[str, Any]] = Field(
         default_factory=list, description="The edit operations that turned the previous revision into this one."
     )
+
+
+class RevisionSummary(BaseModel):
+    """One revision in a save's history, without its (large) data."""
+
+    revision: int
+    reason: str = Field(description="Why it was made: the initial estimate, or the chat change that made it.")
+    created_at: datetime
+    totals: Totals
+    operation_count: int = Field(
+        description="How many edit operations turned the previous revision into this one (0 for the first)."
+    )
+
+
+class RevisionPage(BaseModel):
+    items: list[RevisionSummary]
+    next_cursor: str | None
+
+
+class RevisionDetail(RevisionSummary):
+    """One revision in full. A revision never changes once written."""
+
+    save_id: str
+    operations: list[dict[str, Any]] | None = Field(
+        description="The edit operations that made it from the previous revision; null when none were recorded "
+        "(the first revision, and revisions saved before chat edited by operations)."
+    )
+    estimate_data: dict[str, Any]
+    financials_data: dict[str, Any]
+    cross_check: dict[str, Any]
+    report_markdown: str
+
+
+class RevisionDiff(EstimateDiff):
+    """What changed from revision `from_revision` to `to_revision`; every change is to - from."""
+
+    save_id: str
+    from_revision: int
+    to_revision: int
 
 
 class ChatMessageIn(BaseModel):

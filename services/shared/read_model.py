@@ -3,9 +3,9 @@
 The saves service owns the data; after it answers a read it leaves the serialised answer here, and the
 gateway serves the next identical read with one Redis call. Every entry is keyed by a *generation*: a
 counter of the thing the answer depends on, which the saves service increments after every write to
-it. There are three: an owner's listing (new save, rename, delete, revision), one save (rename, delete,
-revision) and one job's chat history (a chat turn, delete). A reader finds only entries of the current
-generation, so:
+it. There are three: an owner's listing (new save, rename, delete, revision), one save with its
+revisions and their diffs (rename, delete, revision) and one job's chat history (a chat turn, delete).
+A reader finds only entries of the current generation, so:
 
 - a write is visible on the next read from any replica: the increment orphans every older entry at
   once, with no list of keys to delete;
@@ -69,6 +69,20 @@ def list_view(limit: int, cursor: str | None) -> View:
 
 def save_view(save_id: str) -> View:
     return View(save_scope(save_id), "detail")
+
+
+def revisions_view(save_id: str, limit: int, cursor: str | None) -> View:
+    """A page of a save's revisions: it changes when the save gets a revision, and is gone with the save."""
+    return View(save_scope(save_id), f"revisions:{list_view(limit, cursor).name}")
+
+
+def revision_view(save_id: str, revision: int) -> View:
+    """A revision never changes, but it is cached in its save's scope so that it is gone with the save."""
+    return View(save_scope(save_id), f"revision:{revision}")
+
+
+def revision_diff_view(save_id: str, revision: int, against: int) -> View:
+    return View(save_scope(save_id), f"diff:{against}:{revision}")
 
 
 def chat_view(job_id: str) -> View:

@@ -12,6 +12,8 @@ from services.simulator.faults import FaultSpec
 class SimulatorConfig(BaseSettings):
     """Limits default to a modest Anthropic tier so load tests meet 429s the way production would.
 
+    Pacing defaults to Claude Sonnet through Anthropic's API as commonly published (about 60 output
+    tokens a second, a first token after about a second; see docs/simulator.md); tests set it fast.
     `faults` takes a JSON list, e.g. `SIM_FAULTS='[{"kind": "overloaded", "count": 2}]'`.
     """
 
@@ -23,7 +25,7 @@ class SimulatorConfig(BaseSettings):
     input_tpm: int = Field(default=450_000, ge=1)
     output_tpm: int = Field(default=90_000, ge=1)
     tokens_per_second: float = Field(default=60.0, gt=0)
-    first_token_latency_s: float = Field(default=0.3, ge=0)
+    first_token_latency_s: float = Field(default=1.0, ge=0)
     min_cacheable_tokens: int = Field(default=1024, ge=1)
     cache_ttl_s: float = Field(default=300.0, gt=0)
     cache_max_entries: int = Field(default=10_000, ge=1)

@@ -1,31 +1,27 @@
 """What "Claude" answers: which blocks, in what order, and why it stopped.
 
-The rules mirror how the project uses the API: a forced tool gets a schema-filled call, a chat turn that asks
-for a change calls the revise/update tool, a tool result gets a summary, anything else a readable paragraph.
+The rules mirror how the project uses the API: a forced tool gets a schema-filled call; a chat turn that
+asks for a change says in one sentence what it will do and calls the edit tool with a few operations; a
+tool result gets a sentence quoting it; anything else a short paragraph. A request whose last message is
+the assistant's (a prefill) gets the rest of the answer it continues.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
 from jiter import from_json
 
+from services.simulator.current_estimate import CurrentEstimate, read_current_estimate
+from services.simulator.edit_plan import Edit, change_request, plan_edit
 from services.simulator.material import Material, block_text, gather, has_tool_result, last_user
+from services.simulator.replies import answer, confirmation
 from services.simulator.schema_fill import SchemaFiller
 from services.simulator.tokens import CHARS_PER_TOKEN, tokens_for_chars
-from services.simulator.wire import MessageIn, MessagesRequest, ToolIn
-
-_CHANGE = re.compile(
-    r"\b(add|remove|increase|reduce|change|revise|drop|delete|decrease|update|cut|raise|lower)\b", re.I
-)
-_REMOVAL = re.compile(r"\b(remove|drop|delete|cut)\b", re.I)
-_ADDITION = re.compile(r"^\W*(?:please\W+)?(?:add|include)\W+(?:(?:a|an|the)\W+)?", re.I)
-_WORD = re.compile(r"[a-z0-9]{4,}")
-_EXCERPT_CHARS = 300
+from services.simulator.wire import MessagesRequest, ToolIn
 
 
 @dataclass(frozen=True)
@@ -76,89 +72,95 @@ class Answer:
     output_tokens: int
 
 
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1].rstrip() + "…"
+def _is_edit_tool(tool: ToolIn) -> bool:
+    return tool.name.lower().startswith("edit")
 
 
-def _quoted(lines: list[str]) -> str:
-    quoted = [f'"{line}"' for line in lines]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
-
-
-def _reply(material: Material) -> str:
-    question = _excerpt(material.question) or "to look at this request"
-    sentences = [f'You asked: "{question}".']
-    if material.lines:
-        sentences.append(f"The request covers {len(material.lines)} points, including {_quoted(material.lines[:3])}.")
-    sentences.append(
-        "Each of them can be estimated and delivered on its own; ask me to add, remove or resize any of "
-        "them and I will revise the estimate."
-    )
-    return " ".join(sentences)
-
-
-def _tool_result_summary(message: MessageIn) -> str:
-    blocks = [] if isinstance(message.content, str) else message.content
-    results = [block for block in blocks if block.get("type") == "tool_result"]
-    failed = any(block.get("is_error") for block in results)
-    reported = _excerpt(" ".join(block_text(block.get("content") or "") for block in results)) or "no details"
-    if failed:
-        return f'The change could not be applied. The tool reported: "{reported}".'
-    return f'The change is applied. The tool reported: "{reported}".'
-
-
-def _revised(material: Material) -> Material:
-    """The requirements outline with the user's requested change applied, for a revise/update tool call."""
-    request = re.split(r"(?<=[.?!])\s|\n", material.question.strip(), maxsplit=1)[0].strip(" .!?")
-    if _REMOVAL.search(request):
-        asked = set(_WORD.findall(request.lower())) - {m.lower() for m in _CHANGE.findall(request)}
-        needed = min(2, len(asked))
-        kept = [line for line in material.lines if len(asked & set(_WORD.findall(line.lower()))) < needed]
-        return replace(material, lines=kept or material.lines)
-    addition = _ADDITION.sub("", request)
-    if addition != request and addition:
-        return replace(material, lines=[*material.lines, addition[:1].upper() + addition[1:120]])
-    return material
-
-
-def _is_revision_tool(tool: ToolIn) -> bool:
-    return tool.name.lower().startswith(("revise", "update"))
-
-
-def _tool_call(tool: ToolIn, material: Material) -> ToolUseOut:
-    if _is_revision_tool(tool) and _CHANGE.search(material.question):
-        material = _revised(material)
-    tool_input = SchemaFiller(tool.input_schema, material).fill()
+def _tool_use(tool: ToolIn, tool_input: dict[str, Any]) -> ToolUseOut:
     return ToolUseOut(f"toolu_sim_{uuid.uuid4().hex[:24]}", tool.name, json.dumps(tool_input, ensure_ascii=False))
+
+
+def _tool_call(tool: ToolIn, material: Material, estimate: CurrentEstimate | None) -> ToolUseOut:
+    """A call the request insists on: the edit it asks for when the tool is an edit tool and it asks for
+    one, otherwise input filled from the tool's schema."""
+    if _is_edit_tool(tool):
+        edit = plan_edit(material.question, estimate, tool.input_schema)
+        if isinstance(edit, Edit):
+            return _tool_use(tool, edit.tool_input)
+    return _tool_use(tool, SchemaFiller(tool.input_schema, material).fill())
 
 
 def _draft(request: MessagesRequest) -> tuple[list[Block], str]:
     material = gather(request)
+    estimate = read_current_estimate(request)
     forced = request.forced_tool()
     if forced is not None:
-        return [_tool_call(forced, material)], "tool_use"
+        return [_tool_call(forced, material, estimate)], "tool_use"
     choice = request.tool_choice.type if request.tool_choice else "auto"
     tools = [] if choice == "none" else request.tools or []
-    wants_change = _CHANGE.search(material.question) is not None
-    revision_tool = next((tool for tool in tools if _is_revision_tool(tool)), None)
-    if tools and choice == "any":
-        return [_tool_call(revision_tool if wants_change and revision_tool else tools[0], material)], "tool_use"
     last = last_user(request.messages)
-    if revision_tool and wants_change and not has_tool_result(last):
-        preface = TextOut(f"I'll revise the estimate as you asked: {_excerpt(material.question)}")
-        return [preface, _tool_call(revision_tool, material)], "tool_use"
+    after_result = has_tool_result(last)
+    wants_change = not after_result and change_request(material.question) is not None
+    edit_tool = next((tool for tool in tools if _is_edit_tool(tool)), None)
+    if tools and choice == "any":
+        return [_tool_call(edit_tool if wants_change and edit_tool else tools[0], material, estimate)], "tool_use"
+    if edit_tool and wants_change:
+        edit = plan_edit(material.question, estimate, edit_tool.input_schema)
+        if isinstance(edit, Edit):
+            return [TextOut(edit.preface), _tool_use(edit_tool, edit.tool_input)], "tool_use"
+        if isinstance(edit, str):
+            return [TextOut(edit)], "end_turn"
     schema = request.output_schema()
     if schema is not None:
         return [TextOut(json.dumps(SchemaFiller(schema, material).fill(), ensure_ascii=False))], "end_turn"
-    if last is not None and has_tool_result(last):
-        return [TextOut(_tool_result_summary(last))], "end_turn"
-    return [TextOut(_reply(material))], "end_turn"
+    if after_result:
+        return [TextOut(confirmation(request.messages))], "end_turn"
+    return [TextOut(answer(material, estimate))], "end_turn"
+
+
+def _prefill(request: MessagesRequest) -> str | None:
+    """The text of a last assistant message, which the answer must continue rather than repeat."""
+    last = request.messages[-1]
+    return block_text(last.content) if last.role == "assistant" else None
+
+
+def _continued(blocks: list[Block], prefill: str) -> list[Block]:
+    """The draft without the text the prefill already said.
+
+    The API refuses a prefill ending in whitespace, so callers strip it: the prefill is matched without
+    its trailing whitespace, and the continuation starts with whatever whitespace the draft has there
+    (none if the prefill kept its own). A prefill the draft does not start with is followed by the draft
+    as a new sentence.
+    """
+    said = prefill.rstrip()
+    kept_space = said != prefill
+    rest: list[Block] = []
+    for block in blocks:
+        if said and isinstance(block, TextOut):
+            if block.text.startswith(said):
+                remainder = block.text[len(said) :]
+                said = ""
+                block = TextOut(remainder.lstrip() if kept_space else remainder)
+            elif said.startswith(block.text):
+                said = said[len(block.text) :]
+                continue
+            else:
+                said = ""
+                block = TextOut(block.text if kept_space or block.text[:1].isspace() else " " + block.text)
+            if not block.text.strip():
+                continue
+        rest.append(block)
+    return rest
 
 
 def compose(request: MessagesRequest) -> Answer:
     """Same request, same content; output beyond `max_tokens` is cut off and the stop reason says so."""
-    blocks, stop_reason = _draft(request)
+    prefill = _prefill(request)
+    if prefill is None:
+        blocks, stop_reason = _draft(request)
+    else:
+        blocks, stop_reason = _draft(request.model_copy(update={"messages": request.messages[:-1]}))
+        blocks = _continued(blocks, prefill)
     budget = request.max_tokens * CHARS_PER_TOKEN
     fitted: list[Block] = []
     for block in blocks:

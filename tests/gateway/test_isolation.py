@@ -25,6 +25,9 @@ async def alices_job(client: httpx.AsyncClient) -> dict[str, str]:
         ("GET", "/api/saves/{save_id}", None),
         ("PATCH", "/api/saves/{save_id}", {"name": "stolen"}),
         ("DELETE", "/api/saves/{save_id}", None),
+        ("GET", "/api/saves/{save_id}/revisions", None),
+        ("GET", "/api/saves/{save_id}/revisions/1", None),
+        ("GET", "/api/saves/{save_id}/revisions/1/diff?against=1", None),
     ],
 )
 async def test_another_owner_gets_404_everywhere(

@@ -14,6 +14,9 @@ EXPECTED = {
     "/api/estimate/{job_id}/chat/turns/{turn_id}": {"get"},
     "/api/saves": {"get"},
     "/api/saves/{save_id}": {"get", "patch", "delete"},
+    "/api/saves/{save_id}/revisions": {"get"},
+    "/api/saves/{save_id}/revisions/{revision}": {"get"},
+    "/api/saves/{save_id}/revisions/{revision}/diff": {"get"},
     "/api/methodology/{version}": {"get"},
 }
 
@@ -34,3 +37,12 @@ async def test_openapi_lists_every_route_with_bearer_security_and_error_shapes(s
     assert "text/event-stream" in doc["paths"]["/api/estimate/{job_id}/events"]["get"]["responses"]["200"]["content"]
     schema = doc["components"]["schemas"]["EstimateRequest"]
     assert schema["properties"]["requirements_md"]["maxLength"] == 200_000
+    revisions = "/api/saves/{save_id}/revisions"
+    for path, model in [
+        (revisions, "RevisionPage"),
+        (revisions + "/{revision}", "RevisionDetail"),
+        (revisions + "/{revision}/diff", "RevisionDiff"),
+    ]:
+        responses = doc["paths"][path]["get"]["responses"]
+        assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith(f"/{model}")
+        assert {"304", "401", "404", "503"} <= set(responses)

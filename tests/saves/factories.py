@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from services.estimation.bundle import build_bundle, stored_fields
+from services.estimation.edits import EstimateEdit, apply_edit
 from services.estimation.methodology import version_of
+from services.estimation.models import ClaudeEstimate
+from services.estimation.rate_card import RateCard
 from services.shared.contracts import (
     ChatMessageIn,
     ChatTurnCreate,
@@ -15,6 +20,35 @@ from services.shared.contracts import (
 )
 
 METHODOLOGY = "## Model\nThree services."
+RATE_CARD = RateCard()
+WEBSHOP = ClaudeEstimate.model_validate(
+    {
+        "summary": "A webshop where users buy things.",
+        "work_items": [
+            {
+                "id": "WI-01",
+                "title": "Catalogue",
+                "role": "backend",
+                "low_hours": 8,
+                "likely_hours": 12,
+                "high_hours": 20,
+                "assumptions": ["Up to 500 products"],
+            },
+            {
+                "id": "WI-02",
+                "title": "Checkout",
+                "role": "frontend",
+                "low_hours": 10,
+                "likely_hours": 16,
+                "high_hours": 30,
+            },
+        ],
+        "risks": [{"title": "Unclear tax rules", "probability": 0.3, "impact_hours": 10, "mitigation": "Ask early"}],
+        "assumptions": ["One currency"],
+        "out_of_scope": ["Payments"],
+        "open_questions": ["Guest checkout?"],
+    }
+)
 
 
 def new_owner() -> str:
@@ -54,4 +88,43 @@ def chat_turn(question: str, answer: str, revised_price: float | None = None) ->
         user=ChatMessageIn(role="user", content=question, revision=0),
         assistant=ChatMessageIn(role="assistant", content=answer, revision=0, usage=Usage(calls=1)),
         revision=revision,
+    )
+
+
+def priced_save_create(owner: str, job_id: str | None = None, name: str = "Webshop") -> SaveCreate:
+    """A save whose data is a real estimate priced by the calculator, as the worker stores it."""
+    bundle = build_bundle(
+        name=name,
+        estimate=WEBSHOP,
+        requirements_md="# Webshop\nUsers can buy things.",
+        repo=None,
+        rate_card=RATE_CARD,
+        usage=None,
+        revision=1,
+    )
+    return save_create(owner, job_id, name).model_copy(update=stored_fields(bundle))
+
+
+def edit_turn(estimate_data: dict[str, Any], revision: int, reason: str, *operations: dict[str, Any]) -> ChatTurnCreate:
+    """A turn that edits the estimate at `revision` as chat does: operations applied, priced, stored as N+1."""
+    edit = EstimateEdit.model_validate(
+        {"reason": reason, "operations": [{"reason": reason, **operation} for operation in operations]}
+    )
+    estimate = apply_edit(ClaudeEstimate.model_validate(estimate_data), edit, list(RATE_CARD.roles))
+    bundle = build_bundle(
+        name="Webshop",
+        estimate=estimate,
+        requirements_md="# Webshop\nUsers can buy things.",
+        repo=None,
+        rate_card=RATE_CARD,
+        usage=None,
+        revision=revision + 1,
+    )
+    return ChatTurnCreate(
+        user=ChatMessageIn(role="user", content=reason, revision=0),
+        assistant=ChatMessageIn(role="assistant", content="Done.", revision=0, usage=Usage(calls=1)),
+        revision=RevisionCreate(
+            **stored_fields(bundle), reason=reason, operations=[op.model_dump(mode="json") for op in edit.operations]
+        ),
+        base_revision=revision,
     )

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.saves.cursor import decode_cursor, encode_cursor
+from services.saves.cursor import decode_cursor, decode_revision_cursor, encode_cursor, encode_revision_cursor
 from services.shared.errors import ApiError
 
 
@@ -29,4 +29,26 @@ def test_cursor_round_trips_the_last_row_position() -> None:
 def test_malformed_cursor_is_a_422_invalid_cursor(cursor: str) -> None:
     with pytest.raises(ApiError) as caught:
         decode_cursor(cursor)
+    assert (caught.value.status, caught.value.code) == (422, "invalid_cursor")
+
+
+def test_revision_cursor_round_trips_the_last_revision_shown() -> None:
+    cursor = encode_revision_cursor(41)
+    assert "=" not in cursor and "41" not in cursor
+    assert decode_revision_cursor(cursor) == 41
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not base64 at all!",
+        encode_cursor(datetime(2025, 1, 1, tzinfo=UTC), uuid.uuid4()),  # a saves cursor
+        encode_revision_cursor(41)[:-2],
+        encode_revision_cursor(0),
+        encode_revision_cursor(2**31),  # beyond the column's range
+    ],
+)
+def test_malformed_revision_cursor_is_a_422_invalid_cursor(cursor: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        decode_revision_cursor(cursor)
     assert (caught.value.status, caught.value.code) == (422, "invalid_cursor")

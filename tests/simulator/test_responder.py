@@ -1,4 +1,4 @@
-"""What the simulated Claude answers: estimates from forced tools, revisions in chat, summaries of results."""
+"""What the simulated Claude answers: estimates from forced tools, calls it must make, cut and continued answers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from anthropic.types import Message, MessageParam, ToolParam, ToolUseBlock
 
-from tests.simulator.conftest import MODEL, OUTLINE, REQUIREMENTS, Sim
+from tests.simulator.conftest import MODEL, OUTLINE, REQUIREMENTS, Chat, Sim
 
 ROLES = ["architect", "backend", "frontend", "devops", "qa", "designer"]
 WORK_ITEM: dict[str, Any] = {
@@ -32,13 +32,6 @@ ESTIMATE_SCHEMA: dict[str, Any] = {
     "required": ["summary", "work_items"],
 }
 SUBMIT: ToolParam = {"name": "submit_estimate", "input_schema": ESTIMATE_SCHEMA}
-REVISE: ToolParam = {
-    "name": "revise_estimate",
-    "input_schema": {
-        **ESTIMATE_SCHEMA,
-        "properties": {**ESTIMATE_SCHEMA["properties"], "reason": {"type": "string"}},
-    },
-}
 EXPECTED_ROLES = ["backend", "backend", "frontend", "backend", "devops", "qa", "designer"]
 
 
@@ -128,72 +121,6 @@ async def test_roles_only_come_from_the_schema_enum(sim: Sim) -> None:
     assert {item["role"] for item in items} <= {"engineer", "tester"}
 
 
-async def test_chat_change_request_calls_the_revise_tool_with_the_addition(sim: Sim) -> None:
-    message = await sim.claude.messages.create(
-        model=MODEL,
-        max_tokens=8000,
-        system=f"You discuss this estimate.\n<requirements>{REQUIREMENTS}</requirements>",
-        messages=[{"role": "user", "content": "Please add a mobile app for iOS."}],
-        tools=[REVISE],
-    )
-
-    assert message.stop_reason == "tool_use"
-    assert message.content[0].type == "text"
-    revision = _tool_use(message)
-    assert revision.name == "revise_estimate"
-    items = revision.input["work_items"]
-    assert isinstance(items, list)
-    assert [item["title"] for item in items] == [*OUTLINE, "Mobile app for iOS"]
-    assert "mobile app" in str(revision.input["reason"])
-
-
-async def test_chat_removal_request_drops_the_named_item(sim: Sim) -> None:
-    message = await sim.claude.messages.create(
-        model=MODEL,
-        max_tokens=8000,
-        system=f"<requirements>{REQUIREMENTS}</requirements>",
-        messages=[{"role": "user", "content": "Remove the end-to-end tests for checkout, please."}],
-        tools=[REVISE],
-    )
-
-    items = _tool_use(message).input["work_items"]
-    assert isinstance(items, list)
-    assert "End-to-end tests for checkout" not in [item["title"] for item in items]
-    assert len(items) == len(OUTLINE) - 1
-
-
-async def test_chat_question_without_a_change_gets_text(sim: Sim) -> None:
-    message = await sim.claude.messages.create(
-        model=MODEL,
-        max_tokens=1000,
-        system=f"<requirements>{REQUIREMENTS}</requirements>",
-        messages=[{"role": "user", "content": "Why is the checkout so expensive?"}],
-        tools=[REVISE],
-    )
-
-    assert message.stop_reason == "end_turn"
-    assert [block.type for block in message.content] == ["text"]
-
-
-async def test_tool_result_is_summarised_in_text(sim: Sim) -> None:
-    messages: list[MessageParam] = [
-        {"role": "user", "content": "Add a mobile app."},
-        {
-            "role": "assistant",
-            "content": [{"type": "tool_use", "id": "toolu_1", "name": "revise_estimate", "input": {}}],
-        },
-        {
-            "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "Saved as revision 2"}],
-        },
-    ]
-    message = await sim.claude.messages.create(model=MODEL, max_tokens=500, messages=messages, tools=[REVISE])
-
-    assert message.stop_reason == "end_turn"
-    assert message.content[0].type == "text"
-    assert "Saved as revision 2" in message.content[0].text
-
-
 async def test_tool_choice_any_must_call_a_tool(sim: Sim) -> None:
     message = await sim.claude.messages.create(
         model=MODEL,
@@ -226,3 +153,88 @@ async def test_output_beyond_max_tokens_is_cut_and_says_so(sim: Sim) -> None:
     assert tool.usage.output_tokens <= 30
     items = _tool_use(tool).input.get("work_items", [])
     assert isinstance(items, list) and len(items) < len(OUTLINE)
+
+
+def _text(message: Message) -> str:
+    return "".join(block.text for block in message.content if block.type == "text")
+
+
+async def test_a_prefill_is_continued_not_repeated(sim: Sim, chat: Chat) -> None:
+    question = "Why that many hours?"
+    whole = await chat.ask(sim, question)
+    cut = await chat.ask(sim, question, max_tokens=20)
+    prefill = _text(cut).rstrip()  # the API refuses a prefill ending in whitespace
+
+    continued = await chat.ask(sim, [{"role": "user", "content": question}, {"role": "assistant", "content": prefill}])
+
+    assert cut.stop_reason == "max_tokens"
+    assert continued.stop_reason == "end_turn"
+    assert prefill + _text(continued) == _text(whole)
+    assert continued.usage.output_tokens < whole.usage.output_tokens
+
+
+async def test_a_prefill_cut_before_the_edit_gets_the_rest_of_the_sentence_and_the_call(sim: Sim, chat: Chat) -> None:
+    request = "Please add a payment integration with Stripe."
+    whole = await chat.ask(sim, request)
+    cut = await chat.ask(sim, request, max_tokens=10)
+    messages: list[MessageParam] = [
+        {"role": "user", "content": request},
+        {"role": "assistant", "content": [{"type": "text", "text": _text(cut).rstrip()}]},
+    ]
+
+    continued = await chat.ask(sim, messages)
+
+    assert [block.type for block in cut.content] == ["text"]
+    assert [block.type for block in continued.content] == ["text", "tool_use"]
+    assert _text(cut).rstrip() + _text(continued) == _text(whole)
+    assert _tool_use(continued).input == _tool_use(whole).input
+    assert continued.stop_reason == "tool_use"
+
+
+async def test_a_prefill_holding_the_whole_sentence_gets_only_the_call(sim: Sim, chat: Chat) -> None:
+    request = "Drop the booking screens"
+    whole = await chat.ask(sim, request)
+    messages: list[MessageParam] = [
+        {"role": "user", "content": request},
+        {"role": "assistant", "content": _text(whole)},
+    ]
+
+    continued = await chat.ask(sim, messages)
+
+    assert [block.type for block in continued.content] == ["tool_use"]
+    assert _tool_use(continued).input == _tool_use(whole).input
+
+
+async def test_an_edit_cut_by_max_tokens_is_incomplete_json(sim: Sim, chat: Chat) -> None:
+    request = "Please add a payment integration with Stripe."
+    whole = await chat.ask(sim, request)
+
+    cut = await chat.ask(sim, request, max_tokens=whole.usage.output_tokens - 10)
+
+    assert cut.stop_reason == "max_tokens"
+    assert cut.usage.output_tokens <= whole.usage.output_tokens - 10
+    assert [block.type for block in cut.content] == ["text", "tool_use"]
+    assert _tool_use(cut).input != _tool_use(whole).input
+
+
+async def test_a_prefill_matches_with_or_without_its_trailing_space(sim: Sim, chat: Chat) -> None:
+    question = "Summarise the main risks"
+    whole = _text(await chat.ask(sim, question))
+    said = whole[: whole.index(" ", 40)]
+
+    for prefill in (said, said + " "):
+        continued = await chat.ask(
+            sim, [{"role": "user", "content": question}, {"role": "assistant", "content": prefill}]
+        )
+        assert prefill + _text(continued) == whole
+
+
+async def test_a_prefill_the_answer_does_not_start_with_is_followed_by_it(sim: Sim, chat: Chat) -> None:
+    question = "Summarise the main risks"
+    whole = _text(await chat.ask(sim, question))
+
+    continued = await chat.ask(
+        sim, [{"role": "user", "content": question}, {"role": "assistant", "content": "Good question."}]
+    )
+
+    assert _text(continued) == " " + whole

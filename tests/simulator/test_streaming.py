@@ -67,7 +67,7 @@ async def test_wire_carries_ping_and_event_names(sim: Sim) -> None:
     response = await sim.http.post(
         "/v1/messages",
         headers={"x-api-key": "sk-test"},
-        json={"model": MODEL, "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "Hi"}]},
+        json={"model": MODEL, "max_tokens": 300, "stream": True, "messages": [{"role": "user", "content": "Hi"}]},
     )
 
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -98,10 +98,10 @@ async def test_overloaded_mid_stream_raises_during_iteration(sim: Sim) -> None:
 async def test_mid_stream_fault_waits_for_a_streaming_request(sim: Sim) -> None:
     await sim.http.post("/_sim/faults", json={"kind": "overloaded_mid_stream", "count": 1})
 
-    plain = await sim.claude.messages.create(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "Hi"}])
+    plain = await sim.claude.messages.create(model=MODEL, max_tokens=300, messages=[{"role": "user", "content": "Hi"}])
     with pytest.raises(anthropic.APIStatusError):
         async with sim.claude.messages.stream(
-            model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "Hi"}]
+            model=MODEL, max_tokens=300, messages=[{"role": "user", "content": "Hi"}]
         ) as stream:
             await stream.get_final_message()
 

@@ -7,7 +7,7 @@ import re
 from fastapi import APIRouter, Response
 
 from services.gateway.auth import CurrentOwner
-from services.gateway.routers.saves import IfNoneMatch, conditional
+from services.gateway.routers.saves import IMMUTABLE, IfNoneMatch, conditional
 from services.gateway.schemas import error_responses
 from services.gateway.state import State
 from services.shared.contracts import Methodology
@@ -15,7 +15,6 @@ from services.shared.errors import ApiError
 from services.shared.read_model import Entry
 
 router = APIRouter(prefix="/api/methodology", tags=["saves"])
-IMMUTABLE = "private, max-age=31536000, immutable"
 VERSION = re.compile(r"[0-9a-f]{1,64}")
 
 
@@ -29,6 +28,4 @@ async def get_methodology(version: str, _: CurrentOwner, state: State, if_none_m
     if not VERSION.fullmatch(version):
         raise ApiError(404, "not_found", "no such methodology version")
     methodology = await state.saves.methodology(version)
-    response = conditional(Entry(f'"{methodology.version}"', methodology.model_dump_json()), if_none_match)
-    response.headers["Cache-Control"] = IMMUTABLE
-    return response
+    return conditional(Entry(f'"{methodology.version}"', methodology.model_dump_json()), if_none_match, IMMUTABLE)
