@@ -62,7 +62,10 @@ from services.devstack.supervisor import Stack
 from services.llm.budget import FleetBudget
 from services.llm.settings import BudgetSettings, ClaudeSettings
 from services.shared.local import Ports
+from services.simulator.config import SimulatorConfig
 
+SIM_DEFAULTS = SimulatorConfig.model_fields
+"""A model's speed is the simulator's default (Claude Sonnet's published figures); passed explicitly all the same."""
 CLIENT_LIMITS = httpx.Limits(max_connections=2000, max_keepalive_connections=500, keepalive_expiry=5)
 CLIENT_TIMEOUT = httpx.Timeout(connect=10, read=60, write=10, pool=60)
 
@@ -304,8 +307,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--input-tpm", type=int, default=450_000)
     parser.add_argument("--output-tpm", type=int, default=90_000, help="within budget (Tier 2)")
     parser.add_argument("--over-output-tpm", type=int, default=30_000, help="the output limit over budget")
-    parser.add_argument("--tokens-per-second", type=float, default=60.0, help="the simulator's speed per call")
-    parser.add_argument("--first-token-latency", type=float, default=0.3, help="the simulator's, seconds")
+    parser.add_argument("--tokens-per-second", type=float, default=SIM_DEFAULTS["tokens_per_second"].default)
+    parser.add_argument("--first-token-latency", type=float, default=SIM_DEFAULTS["first_token_latency_s"].default)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-max-jobs", type=int, default=40)
     parser.add_argument("--max-in-flight", type=int, default=50, help="LLM_MAX_IN_FLIGHT (the product's default)")
