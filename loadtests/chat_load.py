@@ -51,7 +51,7 @@ from loadtests.chat_report import (
     trailing_minute,
 )
 from loadtests.chat_seed import Seeded, create_keys, seed_saves
-from loadtests.chat_users import SCOPE_CHANGES, Load, Phase, chatter, estimation_user
+from loadtests.chat_users import SCOPE_CHANGES, Load, Phase, TurnRecord, chat_turn, chatter, estimation_user
 from loadtests.cpu import CpuClock
 from loadtests.harness import isolated_stores, machine
 from loadtests.read_stack import HOST, free_port
@@ -66,6 +66,8 @@ from services.simulator.config import SimulatorConfig
 
 SIM_DEFAULTS = SimulatorConfig.model_fields
 """A model's speed is the simulator's default (Claude Sonnet's published figures); passed explicitly all the same."""
+BASELINE_USER = 200_000
+"""Client addresses of the baseline's edit turns start here, clear of every chatting user's."""
 CLIENT_LIMITS = httpx.Limits(max_connections=2000, max_keepalive_connections=500, keepalive_expiry=5)
 CLIENT_TIMEOUT = httpx.Timeout(connect=10, read=60, write=10, pool=60)
 
@@ -80,6 +82,7 @@ class Bench:
         self.sim_url = f"http://{HOST}:{stack.ports.simulator}"
         self.metric_urls = [f"http://{HOST}:{stack.ports.chat}", *(f"http://{HOST}:{p}" for p in worker_ports)]
         self.seeded: list[Seeded] = []
+        self.baseline_saves: list[Seeded] = []
         self.estimator_keys: list[str] = []
         self.turns_sent: list[int] = []
         self.submitted: list[int] = []
@@ -173,7 +176,7 @@ async def learned_allowances(redis_url: str) -> dict[str, int]:
 async def run_phase(bench: Bench, client: httpx.AsyncClient, name: str, output_tpm: int) -> PhaseRun:
     a = bench.args
     phase = Phase(name, a.ramp, a.steady, a.drain)
-    run = PhaseRun(phase, output_tpm, Window(), load_before=os.getloadavg()[0])
+    run = PhaseRun(phase, output_tpm, Window(), load_before=os.getloadavg()[0], poll_s=a.poll)
     print(f"{datetime.now(UTC):%H:%M:%S} phase {name}: output limit {output_tpm}/min", flush=True)
     phase.started = time.monotonic()
     clock = CpuClock(bench.parts())
@@ -215,15 +218,35 @@ async def run_phase(bench: Bench, client: httpx.AsyncClient, name: str, output_t
 
 
 async def seed(bench: Bench, database_url: str) -> None:
+    """Chatters' estimates, estimation users' keys, and an estimate for each baseline message of its own."""
     a = bench.args
-    owners = [f"chatter-{i}" for i in range(a.users)] + [f"estimator-{i}" for i in range(a.estimators)]
-    keys = await create_keys(database_url, owners)
+    chatters = [f"chatter-{i}" for i in range(a.users)]
+    baseline = [f"baseline-{i}" for i in range(a.baseline_requests)]
+    estimators = [f"estimator-{i}" for i in range(a.estimators)]
+    keys = await create_keys(database_url, [*chatters, *baseline, *estimators])
     saves_url = f"http://{HOST}:{bench.stack.ports.saves}"
     token = bench.stack.env_used["INTERNAL_TOKEN"]
-    bench.seeded = await seed_saves(saves_url, token, owners[: a.users], keys[: a.users])
-    bench.estimator_keys = keys[a.users :]
+    seeded = await seed_saves(saves_url, token, [*chatters, *baseline], keys[: len(chatters) + len(baseline)])
+    bench.seeded, bench.baseline_saves = seeded[: a.users], seeded[a.users :]
+    bench.estimator_keys = keys[len(chatters) + len(baseline) :]
     bench.turns_sent = [0] * a.users
     bench.submitted = [0] * a.estimators
+
+
+async def edit_turns_alone(client: httpx.AsyncClient, bench: Bench, messages: list[str]) -> list[TurnRecord]:
+    """The baseline's messages through the product's streaming chat, each on the estimate its re-emission used."""
+    phase = Phase("alone", 0.0, math.inf, 0.0, started=time.monotonic())
+    records = [TurnRecord(phase.name, BASELINE_USER + i, "scope", m, 0.0) for i, m in enumerate(messages)]
+
+    async def one(record: TurnRecord, seeded: Seeded) -> None:
+        try:
+            async with asyncio.timeout(bench.args.turn_timeout):
+                await chat_turn(client, record.user, seeded, record, phase)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            record.outcome, record.error_code = "broken", type(exc).__name__
+
+    await asyncio.gather(*(one(r, s) for r, s in zip(records, bench.baseline_saves, strict=True)))
+    return records
 
 
 async def benchmark(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[tuple[float, float]]]]:
@@ -247,12 +270,13 @@ async def benchmark(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
             bench = Bench(args, stack, redis_url, await start_workers(stack, args.workers))
             await seed(bench, database_url)
             print(f"{datetime.now(UTC):%H:%M:%S} seeded {len(bench.seeded)} estimates; baseline", flush=True)
-            messages = list(SCOPE_CHANGES)[: args.baseline_requests] if args.baseline_requests else []
+            messages = [SCOPE_CHANGES[i % len(SCOPE_CHANGES)] for i in range(args.baseline_requests)]
             model = ClaudeSettings().anthropic_model
-            calls: list[BaselineCall] = await run_baseline(bench.sim_url, model, bench.seeded, messages)
+            calls: list[BaselineCall] = await run_baseline(bench.sim_url, model, bench.baseline_saves, messages)
             async with httpx.AsyncClient(
                 base_url=stack.gateway_url, limits=CLIENT_LIMITS, timeout=CLIENT_TIMEOUT
             ) as client:
+                alone = await edit_turns_alone(client, bench, messages)
                 async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as control:
                     (await control.post(f"{bench.sim_url}/_sim/reset")).raise_for_status()
                 within = await run_phase(bench, client, "within", args.output_tpm)
@@ -266,7 +290,7 @@ async def benchmark(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         "wall_s": time.monotonic() - started,
         "within": phase_figures(within),
         "over": phase_figures(over),
-        "baseline": baseline_figures(calls, within),
+        "baseline": baseline_figures(calls, alone, within),
     }
     series = {"within": trailing_minute(within.window), "over": trailing_minute(over.window)}
     return figures, series
@@ -312,7 +336,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-max-jobs", type=int, default=40)
     parser.add_argument("--max-in-flight", type=int, default=50, help="LLM_MAX_IN_FLIGHT (the product's default)")
-    parser.add_argument("--baseline-requests", type=int, default=len(SCOPE_CHANGES), help="0: no baseline")
+    parser.add_argument(
+        "--baseline-requests", type=int, default=len(SCOPE_CHANGES), help="scope changes re-emitted (cycling the list)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--report", type=Path, default=Path("loadtests/reports/chat.md"))
     args = parser.parse_args(argv)

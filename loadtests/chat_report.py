@@ -8,7 +8,6 @@ to see begin and end. Every target is printed PASS or FAIL next to what was meas
 from __future__ import annotations
 
 import math
-import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -90,6 +89,7 @@ class PhaseRun:
     load_after: float = 0.0
     cores: dict[str, float] = field(default_factory=dict)
     allowances: dict[str, int] = field(default_factory=dict)
+    poll_s: float = 1.0
 
 
 def steady_turns(run: PhaseRun) -> list[TurnRecord]:
@@ -111,6 +111,7 @@ def turn_figures(turns: list[TurnRecord], steady_s: float) -> dict[str, Any]:
         "errors": dict(failed),
         "ttft_s": {kind: spread(t.ttft for t in by_kind[kind]) for kind in KINDS},
         "duration_s": {kind: spread(t.duration for t in by_kind[kind]) for kind in KINDS},
+        "working_s": {kind: spread(t.working for t in by_kind[kind]) for kind in KINDS},
         "output_tokens": {kind: spread(t.output_tokens for t in by_kind[kind]) for kind in KINDS},
         "calls": {kind: spread(t.calls for t in by_kind[kind]) for kind in KINDS},
     }
@@ -172,7 +173,7 @@ def budget_figures(run: PhaseRun) -> dict[str, Any]:
     }
 
 
-def estimation_figures(phase: Phase) -> dict[str, Any]:
+def estimation_figures(phase: Phase, poll_s: float) -> dict[str, Any]:
     records: list[EstimationRecord] = phase.estimations
     ok = [r for r in records if r.outcome == "succeeded"]
     minutes = [0] * max(1, math.ceil(phase.steady_s / 60))
@@ -189,6 +190,7 @@ def estimation_figures(phase: Phase) -> dict[str, Any]:
         "queue_wait_s": spread(r.queue_wait for r in ok),
         "duration_s": spread(r.duration for r in ok),
         "waited_for_capacity": sum(r.capacity_polls > 0 for r in records),
+        "capacity_wait_s": spread(r.capacity_polls * poll_s for r in ok),
         "completed_per_steady_minute": minutes,
     }
 
@@ -204,34 +206,47 @@ def phase_figures(run: PhaseRun) -> dict[str, Any]:
         "turns": turn_figures(turns, p.steady_s),
         "waiting": waiting_figures(turns),
         "budget": budget_figures(run),
-        "estimations": estimation_figures(p),
+        "estimations": estimation_figures(p, run.poll_s),
         "load": {"before": run.load_before, "after": run.load_after},
         "cores": run.cores,
         "allowances": run.allowances,
     }
 
 
-def baseline_figures(calls: list[BaselineCall], within: PhaseRun) -> dict[str, Any]:
-    revisions = [t for t in steady_turns(within) if t.outcome == "done" and t.revised and t.message in SCOPE_CHANGES]
+def _median(values: Iterable[float | None]) -> float:
+    return percentile([v for v in values if v is not None], 0.5)
+
+
+def baseline_figures(calls: list[BaselineCall], alone: list[TurnRecord], within: PhaseRun) -> dict[str, Any]:
+    """Re-emission against edit mode for the same messages: alone (each on the same estimate, nothing else
+    running, as the re-emission ran) and under the within-budget load (every revision turn of those messages)."""
+    loaded = [t for t in steady_turns(within) if t.outcome == "done" and t.revised and t.message in SCOPE_CHANGES]
+    edits = [t for t in alone if t.outcome == "done"]
     good = [c for c in calls if c.error is None]
     rows = []
     for message in dict.fromkeys(c.message for c in calls):
         mine = [c for c in good if c.message == message]
-        edits = [t for t in revisions if t.message == message]
+        edit = [t for t in edits if t.message == message]
+        under_load = [t for t in loaded if t.message == message]
         rows.append(
             {
                 "message": message,
-                "reemit_tokens": statistics.median(c.output_tokens for c in mine) if mine else math.nan,
-                "reemit_s": statistics.median(c.duration_s for c in mine) if mine else math.nan,
-                "edit_turns": len(edits),
-                "edit_tokens_p50": percentile([float(t.output_tokens or 0) for t in edits], 0.5),
-                "edit_s_p50": percentile([t.duration or 0.0 for t in edits], 0.5),
+                "reemit_tokens": _median(float(c.output_tokens) for c in mine),
+                "reemit_s": _median(c.duration_s for c in mine),
+                "edit_tokens": _median(float(t.output_tokens or 0) for t in edit),
+                "edit_s": _median(t.duration for t in edit),
+                "edit_revised": sum(t.revised for t in edit),
+                "loaded_turns": len(under_load),
+                "loaded_tokens_p50": _median(float(t.output_tokens or 0) for t in under_load),
+                "loaded_s_p50": _median(t.duration for t in under_load),
             }
         )
-    reemit_tokens = percentile([float(c.output_tokens) for c in good], 0.5)
-    reemit_s = percentile([c.duration_s for c in good], 0.5)
-    edit_tokens = percentile([float(t.output_tokens or 0) for t in revisions], 0.5)
-    edit_s = percentile([t.duration or 0.0 for t in revisions], 0.5)
+    reemit_tokens = _median(float(c.output_tokens) for c in good)
+    reemit_s = _median(c.duration_s for c in good)
+    edit_tokens = _median(float(t.output_tokens or 0) for t in edits)
+    edit_s = _median(t.duration for t in edits)
+    loaded_s = _median(t.duration for t in loaded)
+    loaded_working_s = _median(t.working for t in loaded)
     return {
         "calls": [asdict(c) for c in calls],
         "errors": [c.error for c in calls if c.error],
@@ -240,12 +255,20 @@ def baseline_figures(calls: list[BaselineCall], within: PhaseRun) -> dict[str, A
         "by_message": rows,
         "reemit_tokens_p50": reemit_tokens,
         "reemit_s_p50": reemit_s,
-        "reemit_ttft_s_p50": percentile([c.first_token_s for c in good if c.first_token_s is not None], 0.5),
-        "edit_revisions": len(revisions),
+        "reemit_ttft_s_p50": _median(c.first_token_s for c in good),
+        "edit_turns": len(alone),
+        "edit_revised": sum(t.revised for t in edits),
+        "edit_errors": dict(Counter(t.error_code or t.outcome for t in alone if t.outcome != "done")),
         "edit_tokens_p50": edit_tokens,
         "edit_s_p50": edit_s,
         "tokens_ratio": ratio(reemit_tokens, edit_tokens),
         "duration_ratio": ratio(reemit_s, edit_s),
+        "loaded_revisions": len(loaded),
+        "loaded_tokens_p50": _median(float(t.output_tokens or 0) for t in loaded),
+        "loaded_s_p50": loaded_s,
+        "loaded_working_s_p50": loaded_working_s,
+        "loaded_duration_ratio": ratio(reemit_s, loaded_s),
+        "loaded_working_ratio": ratio(reemit_s, loaded_working_s),
     }
 
 
@@ -263,14 +286,20 @@ def targets(figures: dict[str, Any]) -> list[tuple[str, str, bool]]:
     ow = over["waiting"]
     rows: list[tuple[str, str, bool]] = [
         (
-            "revision: ≥ 5x fewer output tokens than re-emission (medians)",
+            "revision: ≥ 5x fewer output tokens than re-emission (same requests alone, medians)",
             f"{_f(base['tokens_ratio'], 1)}x ({_f(base['reemit_tokens_p50'], 0)} vs {_f(base['edit_tokens_p50'], 0)})",
             base["tokens_ratio"] >= BASELINE_RATIO,
         ),
         (
-            "revision: ≥ 5x faster than re-emission (medians)",
+            "revision: ≥ 5x faster than re-emission (same requests alone, medians)",
             f"{_f(base['duration_ratio'], 1)}x ({_f(base['reemit_s_p50'], 1)} s vs {_f(base['edit_s_p50'], 1)} s)",
             base["duration_ratio"] >= BASELINE_RATIO,
+        ),
+        (
+            "revision under the within-budget load: ≥ 5x faster than re-emission alone (time in line included)",
+            f"{_f(base['loaded_duration_ratio'], 1)}x ({_f(base['loaded_s_p50'], 1)} s, of which "
+            f"{_f(base['loaded_working_s_p50'], 1)} s outside the line)",
+            base["loaded_duration_ratio"] >= BASELINE_RATIO,
         ),
         (
             "within budget: answers' time to first token p95 ≤ 2 s",
@@ -334,6 +363,7 @@ def _kind_rows(t: dict[str, Any]) -> list[str]:
     for label, key, digits, unit in (
         ("time to first token", "ttft_s", 2, " s"),
         ("turn duration", "duration_s", 2, " s"),
+        ("turn duration less time in line", "working_s", 2, " s"),
         ("output tokens per turn", "output_tokens", 0, ""),
         ("Claude calls per turn", "calls", 1, ""),
     ):
@@ -390,7 +420,9 @@ def phase_section(title: str, f: dict[str, Any], s: Settings) -> list[str]:
         f"{e['failed']} failed, {e['refused']} refused, {e['unfinished']} unfinished at the end of the drain "
         f"(errors: {e_errors}); queue wait p50 {_f(e['queue_wait_s']['p50'], 1)} s, p95 "
         f"{_f(e['queue_wait_s']['p95'], 1)} s; submit → done p50 {_f(e['duration_s']['p50'], 1)} s, p95 "
-        f"{_f(e['duration_s']['p95'], 1)} s; {e['waited_for_capacity']} seen `waiting_for_capacity`; completed "
+        f"{_f(e['duration_s']['p95'], 1)} s; {e['waited_for_capacity']} seen `waiting_for_capacity`, for p50 "
+        f"{_f(e['capacity_wait_s']['p50'], 0)} s, p95 {_f(e['capacity_wait_s']['p95'], 0)} s (polls that saw it x "
+        f"the poll interval, succeeded jobs); completed "
         f"per minute of the steady window: {e['completed_per_steady_minute']}.",
         "- CPU (cores, 1.00 = one core for the whole phase): "
         + ", ".join(f"{k} {v:.2f}" for k, v in f["cores"].items())
@@ -401,33 +433,40 @@ def phase_section(title: str, f: dict[str, Any], s: Settings) -> list[str]:
 
 def baseline_section(b: dict[str, Any]) -> list[str]:
     rows = [
-        f"| {r['message']} | {_f(r['reemit_tokens'], 0)} | {_f(r['reemit_s'], 1)} | {r['edit_turns']} | "
-        f"{_f(r['edit_tokens_p50'], 0)} | {_f(r['edit_s_p50'], 1)} |"
+        f"| {r['message']} | {_f(r['reemit_tokens'], 0)} | {_f(r['reemit_s'], 1)} | {_f(r['edit_tokens'], 0)} | "
+        f"{_f(r['edit_s'], 1)} | {r['loaded_turns']} | {_f(r['loaded_tokens_p50'], 0)} | {_f(r['loaded_s_p50'], 1)} |"
         for r in b["by_message"]
     ]
     errors = "; ".join(b["errors"]) or "none"
+    edit_errors = ", ".join(f"{k}: {v}" for k, v in b["edit_errors"].items()) or "none"
     return [
         "## Baseline: re-emitting the whole estimate for a scope change",
         "",
         "Before edit operations, a scope change had Claude re-emit the complete estimate through "
         "`revise_estimate` (the whole `ClaudeEstimate` plus a reason) with `max_tokens` 8,000. Each scope-change "
-        "message below was sent that way once, on a seeded estimate, with the chat's system prompt, straight to "
-        "the simulator through the `anthropic` SDK (streamed, tool forced), just before the within-budget phase "
-        "while nothing else ran; the simulator's buckets were reset afterwards, as the fleet budget never saw "
-        "these calls. They are compared with the within-budget phase's revision turns of the same messages "
-        "(whole turns: the edit call, the tool result and Claude's closing sentence).",
+        "message below was sent that way once, each on an estimate of its own seeded for this (no chatter uses "
+        "it), with the chat's system prompt, straight to the simulator through the `anthropic` SDK (streamed, "
+        "tool forced), all at once and before the within-budget phase, with nothing else running. Then the same "
+        "messages went, on the same estimates, through the product's streaming chat (edit mode: `edit_estimate`, "
+        "the tool result, Claude's closing sentence), again alone. The simulator's buckets were reset after both, "
+        "as the fleet budget never saw the re-emissions. The last columns are the within-budget phase's revision "
+        "turns of the same messages, under load, time in line included.",
         "",
-        "| message | re-emission output tokens | re-emission s | edit-mode revisions | edit output tokens p50 | "
-        "edit turn s p50 |",
-        "|---|---|---|---|---|---|",
+        "| message | re-emission output tokens | re-emission s | edit turn output tokens | edit turn s | "
+        "revisions under load | their output tokens p50 | their s p50 |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"Medians: re-emission {_f(b['reemit_tokens_p50'], 0)} output tokens in {_f(b['reemit_s_p50'], 1)} s "
-        f"(first token after {_f(b['reemit_ttft_s_p50'], 2)} s); edit-mode revision turns "
-        f"{_f(b['edit_tokens_p50'], 0)} output tokens in {_f(b['edit_s_p50'], 1)} s (n={b['edit_revisions']}). "
-        f"**Ratios: {_f(b['tokens_ratio'], 1)}x fewer output tokens, {_f(b['duration_ratio'], 1)}x faster.** "
-        f"Re-emissions that validated as an estimate: {b['valid_estimates']}/{len(b['calls'])}; stopped at "
-        f"`max_tokens`: {b['max_tokens_reached']}; errors: {errors}.",
+        f"(first token after {_f(b['reemit_ttft_s_p50'], 2)} s); edit-mode turns alone {_f(b['edit_tokens_p50'], 0)} "
+        f"output tokens in {_f(b['edit_s_p50'], 1)} s ({b['edit_revised']} of {b['edit_turns']} revised; not done: "
+        f"{edit_errors}). **Ratios, same requests alone: {_f(b['tokens_ratio'], 1)}x fewer output tokens, "
+        f"{_f(b['duration_ratio'], 1)}x faster.** Under the within-budget load ({b['loaded_revisions']} revisions): "
+        f"{_f(b['loaded_tokens_p50'], 0)} output tokens in {_f(b['loaded_s_p50'], 1)} s, "
+        f"{_f(b['loaded_working_s_p50'], 1)} s of it outside the line; {_f(b['loaded_duration_ratio'], 1)}x faster "
+        f"than re-emission alone with the waits, {_f(b['loaded_working_ratio'], 1)}x without. Re-emissions that "
+        f"validated as an estimate: {b['valid_estimates']}/{len(b['calls'])}; stopped at `max_tokens`: "
+        f"{b['max_tokens_reached']}; errors: {errors}.",
         "",
     ]
 

@@ -76,6 +76,9 @@ class TurnRecord:
     first_wait: float | None = None
     admitted: float | None = None
     wait_events: int = 0
+    waiting_since: float | None = None
+    waited_total: float = 0.0
+    """Every wait of the turn (a revision's follow-up call waits in line again), `wait` to `admitted`."""
     wait_reasons: list[str] = field(default_factory=list)
     first_delta: float | None = None
     ended: float | None = None
@@ -98,6 +101,11 @@ class TurnRecord:
     @property
     def duration(self) -> float | None:
         return None if self.ended is None or self.outcome != "done" else self.ended - self.sent
+
+    @property
+    def working(self) -> float | None:
+        """The turn's duration less its time in line: what Claude and the services took."""
+        return None if self.duration is None else self.duration - self.waited_total
 
     @property
     def told_after(self) -> float | None:
@@ -221,9 +229,14 @@ async def chat_turn(client: httpx.AsyncClient, user: int, seeded: Seeded, record
                     record.wait_reasons.append(str(data.get("reason")))
                 if record.first_wait is None:
                     record.first_wait = at
+                if record.waiting_since is None:
+                    record.waiting_since = at
             elif event == "admitted":
                 if record.first_wait is not None and record.admitted is None:
                     record.admitted = at
+                if record.waiting_since is not None:
+                    record.waited_total += at - record.waiting_since
+                    record.waiting_since = None
             elif event == "delta":
                 if record.first_delta is None:
                     record.first_delta = at
