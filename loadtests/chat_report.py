@@ -556,6 +556,10 @@ def chart(figures: dict[str, Any], series: dict[str, list[tuple[float, float]]],
             axis.bar(
                 [i + offset for i in range(len(labels))], [0 if math.isnan(v) else v for v in values], 0.4, label=q
             )
+        done = [figures[phase]["turns"][key][kind]["n"] for phase in phases for kind in KINDS]
+        for i, n in enumerate(done):
+            if not n:
+                axis.text(i, 0, "no turn\ndone", ha="center", va="bottom", fontsize=8, color="grey")
         axis.set_xticks(range(len(labels)), labels)
         axis.set_title(title)
         axis.legend(fontsize=8)
