@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest bench bench-read clean
+.PHONY: install run test lint typecheck pytest bench bench-read bench-chat clean
 
 $(BIN)/estimator: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: install
 # e.g. make bench-read BENCH_READ_ARGS="--vus 500 --steady 30"; writes loadtests/reports/read_path.md and a PNG
 bench-read: install
 	$(BIN)/python -m loadtests.read_path $(BENCH_READ_ARGS)
+
+# e.g. make bench-chat BENCH_CHAT_ARGS="--users 60 --steady 60"; writes loadtests/reports/chat.md, .json and .png
+bench-chat: install
+	$(BIN)/python -m loadtests.chat_load $(BENCH_CHAT_ARGS)
 
 clean:
 	rm -rf .estimator .pytest_cache .mypy_cache .ruff_cache
