@@ -531,6 +531,9 @@ def report(figures: dict[str, Any], settings: Settings, chart: Path) -> str:
             '- Reservation waste is 1 - `estimator_llm_tokens_total{kind="output"}` / '
             "`estimator_llm_output_reserved_tokens_total` over the same window.",
             "- Estimation queue wait is from submission to the first poll (every second) that sees the job running.",
+            "- *Told after* is the silence a waiting user had before its first `wait` event: from the request, or "
+            "from the last event it had (a revision's follow-up call can wait after the first answer streamed), "
+            "not counting the `turn` event.",
             "",
             f"![Time to first token, turn duration and output per minute]({chart.name})",
             "",
