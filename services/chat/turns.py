@@ -76,6 +76,14 @@ class Turns:
     async def begin(self, owner: str, job_id: str) -> str:
         """Claims the save for a new turn, or 409 when one is already running on it."""
         turn_id = uuid.uuid4().hex
+        if await self.redis.exists(self._unstored_of(job_id)):
+            # The last turn's reply is still waiting for saves: a new turn would start from a history without it.
+            raise ApiError(
+                409,
+                "turn_in_progress",
+                "the previous chat turn on this estimate is still being stored; send this message shortly",
+                headers={"Retry-After": "5"},
+            )
         if not await self.redis.set(self._active(job_id), turn_id, nx=True, px=self.lease_ms):
             raise ApiError(
                 409,
@@ -88,6 +96,9 @@ class Turns:
 
     def _unstored(self) -> str:
         return f"{self.prefix}:unstored"
+
+    def _unstored_of(self, job_id: str) -> str:
+        return f"{self.prefix}:unstored-of:{job_id}"
 
     async def _save(self, record: TurnRecord) -> None:
         ttl = UNSTORED_TTL_S if record.unstored is not None else RESULT_TTL_S
@@ -102,7 +113,7 @@ class Turns:
     ) -> None:
         """The turn succeeded (the client is told the reply) but is not stored yet: kept until it is."""
         record = TurnRecord(turn_id=turn_id, job_id=job_id, owner=owner, state="succeeded", reply=reply, unstored=turn)
-        await self._save(record)
+        await self.redis.set(self._unstored_of(job_id), turn_id, ex=UNSTORED_TTL_S)
         await self.retry_later(record, retry_in_s)
 
     async def retry_later(self, record: TurnRecord, delay_s: float) -> None:
@@ -120,6 +131,7 @@ class Turns:
         if record is not None:
             record.unstored = None
             await self._save(record)
+            await self._release(keys=[self._unstored_of(record.job_id)], args=[turn_id])
         await self.redis.zrem(self._unstored(), turn_id)
 
     @contextlib.asynccontextmanager
