@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +12,7 @@ from fastapi import FastAPI
 from services.chat.context import ChatContext
 from services.chat.routes import router
 from services.chat.settings import get_settings
+from services.chat.unstored import store_unstored_turns
 from services.shared.errors import install_error_handlers
 from services.shared.gc_tuning import freeze_startup_objects
 from services.shared.observability import install_observability
@@ -19,10 +22,14 @@ from services.shared.observability import install_observability
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     context = ChatContext.open(get_settings())
     app.state.chat = context
+    retrier = asyncio.create_task(store_unstored_turns(context))
     freeze_startup_objects()
     try:
         yield
     finally:
+        retrier.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retrier
         await context.close()
 
 

@@ -27,6 +27,7 @@ from services.estimation.schema import EDIT_TOOL_NAME, edit_tool
 from services.llm.budget import Waiting, WaitListener, estimate_input_tokens
 from services.llm.calls import ClaudeCallError, call_claude
 from services.llm.pricing import price_for
+from services.shared.backoff import is_retryable
 from services.shared.contracts import (
     ChatMessageIn,
     ChatReply,
@@ -295,7 +296,11 @@ async def chat_turn(
         raise
     revision = await _edit_rounds(turn, messages, first)
     reply = turn.sent.strip() or "(no answer)"
-    stored = await _store(context, owner, job_id, save, message, reply, turn.usage, revision)
+    try:
+        stored = await _store(context, owner, job_id, save, message, reply, turn.usage, revision)
+    except NotYetStored:
+        TURNS.labels(kind, "kept_unstored").inc()
+        raise
     TURNS.labels(kind, "revised" if stored.revised else "answered").inc()
     return stored
 
@@ -323,15 +328,45 @@ async def _store(
             base_revision=save.revision,
         )
 
+    async def append(text: str, change: RevisionCreate | None) -> SaveDetail:
+        turn = turn_of(text, change)
+        try:
+            return await context.saves.append_chat_turn(owner, job_id, turn)
+        except ApiError as exc:
+            if not is_retryable(exc):
+                raise
+            # Claude's answer is paid for: keep the turn to store it later rather than lose it.
+            answered = ChatReply(
+                reply=text, revision=turn_revision(save, change), revised=change is not None, usage=usage, stored=False
+            )
+            raise NotYetStored(answered, turn) from exc
+
     try:
-        stored = await context.saves.append_chat_turn(owner, job_id, turn_of(reply, revision))
+        stored = await append(reply, revision)
     except ApiError as exc:
         if exc.code != "revision_conflict":
             raise
-        reply += (
-            f"\n\n(This change was not saved: the estimate moved past revision {save.revision} while it was "
-            "prepared. Ask again to apply it to the current revision.)"
-        )
-        revision = None
-        stored = await context.saves.append_chat_turn(owner, job_id, turn_of(reply, None))
+        reply, revision = with_conflict_note(reply, save.revision), None
+        stored = await append(reply, None)
     return ChatReply(reply=reply, revision=stored.revision, revised=revision is not None, usage=usage)
+
+
+def turn_revision(save: SaveDetail, revision: RevisionCreate | None) -> int:
+    return save.revision + (1 if revision else 0)
+
+
+def with_conflict_note(reply: str, base_revision: int) -> str:
+    return reply + (
+        f"\n\n(This change was not saved: the estimate moved past revision {base_revision} while it was "
+        "prepared. Ask again to apply it to the current revision.)"
+    )
+
+
+class NotYetStored(Exception):
+    """Claude answered but the saves service could not store the turn (5xx or unreachable): the reply, to
+    tell the client, and the turn, to keep and store later (`services/chat/pending.py`)."""
+
+    def __init__(self, reply: ChatReply, turn: ChatTurnCreate) -> None:
+        super().__init__("the turn is not stored yet")
+        self.reply = reply
+        self.turn = turn

@@ -6,7 +6,7 @@ from prometheus_client import Counter, Gauge
 
 TURNS = Counter(
     "estimator_chat_turns_total",
-    "Chat turns by predicted kind and outcome (answered, revised, or the error code)",
+    "Chat turns by predicted kind and outcome (answered, revised, kept_unstored, or the error code)",
     ["kind", "outcome"],
 )
 CONTINUATIONS = Counter(

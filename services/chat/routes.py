@@ -16,9 +16,10 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
 from services.chat.context import ChatContext, Context
-from services.chat.conversation import TurnEvents, chat_turn
+from services.chat.conversation import NotYetStored, TurnEvents, chat_turn
 from services.chat.streaming import TurnStream
 from services.chat.turns import public_path
+from services.chat.unstored import first_retry_s
 from services.llm.calls import ClaudeCallError
 from services.shared.contracts import ChatReply, ChatRequest, ErrorInfo, TurnState
 from services.shared.errors import ApiError
@@ -42,6 +43,11 @@ def _start(
         async with context.turns.holding(job_id, turn_id):
             try:
                 reply = await chat_turn(context, owner, job_id, message, events)
+            except NotYetStored as kept:
+                # Answered and paid for, but saves could not store it: the client gets the reply now,
+                # and the turn is stored in the background (services/chat/unstored.py).
+                await context.turns.keep_unstored(owner, job_id, turn_id, kept.reply, kept.turn, first_retry_s())
+                return kept.reply
             except (ClaudeCallError, ApiError) as exc:
                 await context.turns.finish(owner, job_id, turn_id, ErrorInfo(code=exc.code, message=exc.message))
                 raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Literal
@@ -19,10 +20,19 @@ from typing import Literal
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 
-from services.shared.contracts import ChatReply, ErrorInfo, TurnState
+from services.shared.contracts import ChatReply, ChatTurnCreate, ErrorInfo, TurnState
 from services.shared.errors import ApiError
 
 RESULT_TTL_S = 3600
+# A turn Claude answered but saves could not store is kept (and retried) this long: a day of saves outage.
+UNSTORED_TTL_S = 24 * 3600
+# Claims the unstored turns due for a retry by moving them a claim period ahead, so that one replica at a
+# time retries each, and another takes it over if that replica dies.
+_CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
+return due
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -40,6 +50,8 @@ class TurnRecord(BaseModel):
     state: Literal["running", "succeeded", "failed"]
     reply: ChatReply | None = None
     error: ErrorInfo | None = None
+    unstored: ChatTurnCreate | None = None
+    attempts: int = 0
 
 
 def public_path(job_id: str, turn_id: str) -> str:
@@ -53,6 +65,7 @@ class Turns:
         self.lease_ms = int(lease_s * 1000)
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
+        self._claim_due = redis.register_script(_CLAIM_DUE)
 
     def _active(self, job_id: str) -> str:
         return f"{self.prefix}:active:{job_id}"
@@ -63,6 +76,14 @@ class Turns:
     async def begin(self, owner: str, job_id: str) -> str:
         """Claims the save for a new turn, or 409 when one is already running on it."""
         turn_id = uuid.uuid4().hex
+        if await self.redis.exists(self._unstored_of(job_id)):
+            # The last turn's reply is still waiting for saves: a new turn would start from a history without it.
+            raise ApiError(
+                409,
+                "turn_in_progress",
+                "the previous chat turn on this estimate is still being stored; send this message shortly",
+                headers={"Retry-After": "5"},
+            )
         if not await self.redis.set(self._active(job_id), turn_id, nx=True, px=self.lease_ms):
             raise ApiError(
                 409,
@@ -73,8 +94,45 @@ class Turns:
         await self._save(TurnRecord(turn_id=turn_id, job_id=job_id, owner=owner, state="running"))
         return turn_id
 
+    def _unstored(self) -> str:
+        return f"{self.prefix}:unstored"
+
+    def _unstored_of(self, job_id: str) -> str:
+        return f"{self.prefix}:unstored-of:{job_id}"
+
     async def _save(self, record: TurnRecord) -> None:
-        await self.redis.set(self._record(record.turn_id), record.model_dump_json(), ex=RESULT_TTL_S)
+        ttl = UNSTORED_TTL_S if record.unstored is not None else RESULT_TTL_S
+        await self.redis.set(self._record(record.turn_id), record.model_dump_json(), ex=ttl)
+
+    async def record(self, turn_id: str) -> TurnRecord | None:
+        raw = await self.redis.get(self._record(turn_id))
+        return TurnRecord.model_validate_json(raw) if raw else None
+
+    async def keep_unstored(
+        self, owner: str, job_id: str, turn_id: str, reply: ChatReply, turn: ChatTurnCreate, retry_in_s: float
+    ) -> None:
+        """The turn succeeded (the client is told the reply) but is not stored yet: kept until it is."""
+        record = TurnRecord(turn_id=turn_id, job_id=job_id, owner=owner, state="succeeded", reply=reply, unstored=turn)
+        await self.redis.set(self._unstored_of(job_id), turn_id, ex=UNSTORED_TTL_S)
+        await self.retry_later(record, retry_in_s)
+
+    async def retry_later(self, record: TurnRecord, delay_s: float) -> None:
+        await self._save(record)
+        await self.redis.zadd(self._unstored(), {record.turn_id: time.time() + delay_s})
+
+    async def claim_due(self, claim_s: float, limit: int = 10) -> list[str]:
+        """Unstored turns due for a retry, claimed by this replica for `claim_s`."""
+        now = time.time()
+        due = await self._claim_due(keys=[self._unstored()], args=[now, now + claim_s, limit])
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in due]
+
+    async def forget_unstored(self, record: TurnRecord | None, turn_id: str) -> None:
+        """Stops retrying the turn; its record (if still kept) is kept an hour more, as any finished turn."""
+        if record is not None:
+            record.unstored = None
+            await self._save(record)
+            await self._release(keys=[self._unstored_of(record.job_id)], args=[turn_id])
+        await self.redis.zrem(self._unstored(), turn_id)
 
     @contextlib.asynccontextmanager
     async def holding(self, job_id: str, turn_id: str) -> AsyncIterator[None]:
@@ -113,4 +171,4 @@ class Turns:
         record = TurnRecord.model_validate_json(raw) if raw else None
         if record is None or record.owner != owner or record.job_id != job_id:
             raise ApiError(404, "not_found", "no such chat turn (turns are kept for an hour)")
-        return TurnState.model_validate(record.model_dump(exclude={"owner"}))
+        return TurnState.model_validate(record.model_dump(exclude={"owner", "unstored", "attempts"}))

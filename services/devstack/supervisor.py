@@ -118,6 +118,11 @@ class Stack:
                 worker_env.setdefault("WORKER_METRICS_PORT", str(self.ports.worker_metrics))
             self._spawn(f"worker-{index}", ["worker"], worker_env)
 
+    async def start_service(self, name: str) -> None:
+        """Starts an HTTP service of this stack again (after `stop([name])`), on its port, and waits until ready."""
+        self._spawn(name, self._serve_args(name, getattr(self.ports, name)), self.env_used)
+        await self.wait_ready({name: f"http://{self.host}:{getattr(self.ports, name)}/readyz"})
+
     def start_worker(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         """One more worker on this stack's queue, as a scaled-out or replacement pod would join it."""
         self._spawn(name, ["worker"], {**self.env_used, **(extra_env or {})})

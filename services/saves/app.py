@@ -8,22 +8,26 @@ Run with `uvicorn --factory services.saves.app:create_app`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from services.saves.db import make_engine, make_sessionmaker
 from services.saves.routes import router
 from services.saves.settings import get_settings
-from services.shared.errors import install_error_handlers
+from services.shared.errors import ErrorStyle, install_error_handlers
 from services.shared.gc_tuning import freeze_startup_objects
 from services.shared.observability import install_observability
 from services.shared.read_model import ReadModel
 from services.shared.redis import make_redis
 
 SERVICE_NAME = "saves"
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -42,6 +46,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+def _is_data_exception(exc: BaseException) -> bool:
+    """PostgreSQL's class 22 (data exception: bad encoding, a NUL, a number out of range), however wrapped."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if str(getattr(seen, "sqlstate", "") or "").startswith("22") or isinstance(seen, sa_exc.DataError):
+            return True
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="estimator-saves", lifespan=lifespan)
 
@@ -53,6 +69,17 @@ def create_app() -> FastAPI:
         await app.state.read_model.redis.ping()
 
     install_error_handlers(app)
+
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        if _is_data_exception(exc):
+            # Content the database can never store (a NUL character, say): a 422, so that callers report
+            # it instead of retrying, as they retry a 5xx, a write that can never succeed.
+            message = "the database cannot store this content (a NUL character, for example)"
+            return ErrorStyle().render(request, 422, "unstorable_content", message, None)
+        log.exception("database error", exc_info=exc)
+        return ErrorStyle().render(request, 500, "internal_error", "internal error", None)
+
+    app.add_exception_handler(sa_exc.DBAPIError, database_error)
     install_observability(app, SERVICE_NAME, {"database": database_ready, "redis": redis_ready})
     app.include_router(router)
     return app

@@ -258,6 +258,11 @@ class ChatReply(BaseModel):
     revision: int
     revised: bool = Field(description="True when this turn changed the estimate (a new revision was saved).")
     usage: Usage
+    stored: bool = Field(
+        default=True,
+        description="False while the turn waits to be stored (the saves service was unavailable when Claude "
+        "answered): it is kept and stored in the background, and its turn state says `stored: true` once done.",
+    )
 
 
 class TurnState(BaseModel):

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
+from pydantic import BaseModel
 
+from services.estimation.models import RepoFacts
 from services.shared.contracts import ErrorInfo, JobInput, JobState, Usage
 from services.shared.redis import KEY_PREFIX
 
@@ -45,6 +47,22 @@ redis.call('PUBLISH', KEYS[2], ARGV[1])
 return 1
 """
 
+# Stores what Claude returned for a job, for as long as the job itself lives (never longer: nothing outlives it).
+_KEEP_RESULT = """
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+return 1
+"""
+
+
+class PaidResult(BaseModel):
+    """Claude's validated answer for a job (a ClaudeEstimate as JSON) and the usage of every call that made it."""
+
+    estimate: dict[str, Any]
+    usage: Usage
+    repository: RepoFacts | None = None
+
 
 def job_key(job_id: str) -> str:
     return f"{PREFIX}:job:{job_id}"
@@ -52,6 +70,10 @@ def job_key(job_id: str) -> str:
 
 def input_key(job_id: str) -> str:
     return f"{PREFIX}:job:{job_id}:input"
+
+
+def result_key(job_id: str) -> str:
+    return f"{PREFIX}:job:{job_id}:result"
 
 
 def events_channel(job_id: str) -> str:
@@ -82,6 +104,7 @@ class JobStore:
         self.ttl_s = ttl_s
         self._create = redis.register_script(_CREATE)
         self._update = redis.register_script(_UPDATE)
+        self._keep_result = redis.register_script(_KEEP_RESULT)
 
     async def create(
         self, owner: str, job_input: JobInput, idempotency_key: str | None = None
@@ -122,6 +145,21 @@ class JobStore:
     async def get_input(self, job_id: str) -> JobInput | None:
         raw = await self.redis.get(input_key(job_id))
         return JobInput.model_validate_json(raw) if raw else None
+
+    async def keep_result(self, job_id: str, result: PaidResult) -> bool:
+        """Keeps Claude's paid answer with the job (same remaining TTL); False when the job has expired."""
+        return bool(
+            await self._keep_result(keys=[job_key(job_id), result_key(job_id)], args=[result.model_dump_json()])
+        )
+
+    async def paid_result(self, job_id: str) -> PaidResult | None:
+        raw = await self.redis.get(result_key(job_id))
+        return PaidResult.model_validate_json(raw) if raw else None
+
+    async def ttl_s_left(self, job_id: str) -> float:
+        """How long the job still lives in Redis (0 when it has expired)."""
+        ms = int(await self.redis.pttl(job_key(job_id)))
+        return max(0.0, ms / 1000)
 
     async def save(self, job: JobState) -> bool:
         """Stores and publishes a changed job; False when the job has expired meanwhile."""

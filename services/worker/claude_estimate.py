@@ -58,17 +58,23 @@ async def estimate_with_claude(
     usage = Usage()
     max_tokens = await allowance.tokens(KIND, settings.estimate_max_tokens)
     while True:
-        message, spent = await call_claude(
-            budget,
-            call_with(max_tokens),
-            priority="estimate",
-            input_tokens=estimate_input_tokens(request.system, request.messages, request.tools),
-            max_tokens=max_tokens,
-            price=price_for(settings.model_prices, settings.anthropic_model),
-            deadline=deadline,
-            cache_kind="estimate",
-            on_wait=on_wait,
-        )
+        try:
+            message, spent = await call_claude(
+                budget,
+                call_with(max_tokens),
+                priority="estimate",
+                input_tokens=estimate_input_tokens(request.system, request.messages, request.tools),
+                max_tokens=max_tokens,
+                price=price_for(settings.model_prices, settings.anthropic_model),
+                deadline=deadline,
+                cache_kind="estimate",
+                on_wait=on_wait,
+            )
+        except ClaudeCallError as exc:
+            # A call cut at its allowance was paid for even if the call asking again fails: it counts.
+            if usage.calls:
+                exc.usage = usage + (exc.usage or Usage())
+            raise
         usage = usage + spent
         if message.stop_reason != "max_tokens" or max_tokens >= allowance.ceiling:
             break

@@ -16,11 +16,13 @@ from arq import Retry
 
 from services.estimation.bundle import build_bundle, stored_fields
 from services.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
+from services.estimation.models import ClaudeEstimate, RepoFacts
 from services.llm.budget import Waiting
 from services.llm.calls import ClaudeCallError
+from services.shared.backoff import until_stored
 from services.shared.contracts import JobInput, SaveCreate, Usage
 from services.shared.errors import ApiError
-from services.shared.jobs import JobStore
+from services.shared.jobs import JobStore, PaidResult
 from services.worker.claude_estimate import estimate_with_claude
 from services.worker.context import WorkerContext
 from services.worker.github import GitHubError, RepoSummary, fetch_repo_summary
@@ -91,15 +93,18 @@ async def run_estimation(ctx: dict[str, Any], job_id: str) -> str:
         log.warning("job %s try %d failed transiently (%s), retrying", job_id, job_try, failure.code)
         await store.update(job_id, status="queued", stage="retrying")
         raise Retry(defer=2**job_try)
-    await store.fail(job_id, failure.code, failure.message, failure.usage)
+    usage = failure.usage
+    if usage is None and (paid := await store.paid_result(job_id)) is not None:
+        usage = paid.usage  # Claude was paid before the failure: the job still shows what it cost
+    await store.fail(job_id, failure.code, failure.message, usage)
     return outcome
 
 
-async def _estimate(
-    deps: WorkerContext, store: JobStore, owner: str, job_id: str, job_input: JobInput, deadline: float
-) -> None:
+async def _ask_claude(
+    deps: WorkerContext, store: JobStore, job_id: str, job_input: JobInput, deadline: float
+) -> tuple[ClaudeEstimate, Usage, RepoFacts | None]:
+    """The paid part: the repository summary, then Claude; its answer is kept with the job at once."""
     settings: WorkerSettings = deps.settings
-    await store.update(job_id, status="running", stage="starting", progress=0.05, error=None)
     repo: RepoSummary | None = None
     if job_input.github_url:
         await store.update(job_id, stage="fetching_repository", progress=0.1)
@@ -119,31 +124,61 @@ async def _estimate(
         deadline,
         waiting,
     )
+    # Paid for: kept with the job before anything else can fail, so no retry ever pays for it again.
+    await store.keep_result(
+        job_id,
+        PaidResult(
+            estimate=estimate.model_dump(mode="json"),
+            usage=usage,
+            repository=repo.facts if repo else None,
+        ),
+    )
+    return estimate, usage, repo.facts if repo else None
+
+
+async def _estimate(
+    deps: WorkerContext, store: JobStore, owner: str, job_id: str, job_input: JobInput, deadline: float
+) -> None:
+    settings: WorkerSettings = deps.settings
+    await store.update(job_id, status="running", stage="starting", progress=0.05, error=None)
+    paid = await store.paid_result(job_id)
+    if paid is None:
+        estimate, usage, repository = await _ask_claude(deps, store, job_id, job_input, deadline)
+    else:
+        log.info("job %s reuses Claude's stored answer (%d calls paid)", job_id, paid.usage.calls)
+        roles = list(settings.rate_card.roles)
+        estimate = ClaudeEstimate.model_validate(paid.estimate, context={"roles": roles})
+        usage, repository = paid.usage, paid.repository
     await store.update(job_id, stage="calculating", progress=0.8, usage=usage)
     name = job_input.name or default_name(job_input)
     bundle = build_bundle(
         name=name,
         estimate=estimate,
         requirements_md=job_input.requirements_md,
-        repo=repo.facts if repo else None,
+        repo=repository,
         rate_card=settings.rate_card,
         usage=usage,
         revision=1,
     )
     await store.update(job_id, stage="saving", progress=0.9)
-    save = await deps.saves.upsert_from_job(
-        SaveCreate(
-            job_id=job_id,
-            owner=owner,
-            name=name,
-            requirements_md=job_input.requirements_md,
-            github_url=job_input.github_url,
-            repository=repo.facts if repo else None,
-            methodology_version=METHODOLOGY_VERSION,
-            methodology_md=MODEL_DOCUMENT,
-            usage=usage,
-            **stored_fields(bundle),
-        )
+    save_create = SaveCreate(
+        job_id=job_id,
+        owner=owner,
+        name=name,
+        requirements_md=job_input.requirements_md,
+        github_url=job_input.github_url,
+        repository=repository,
+        methodology_version=METHODOLOGY_VERSION,
+        methodology_md=MODEL_DOCUMENT,
+        usage=usage,
+        **stored_fields(bundle),
+    )
+    # Idempotent by job id (a second write returns the first save), so it is retried while saves is down or
+    # failing (5xx), until the attempt's deadline; a 4xx (a save saves can never store) fails the job at once.
+    save = await until_stored(
+        lambda: deps.saves.upsert_from_job(save_create),
+        min(deadline, time.monotonic() + await store.ttl_s_left(job_id)),
+        f"saving job {job_id}",
     )
     await store.update(
         job_id,

@@ -18,6 +18,7 @@ from arq import Retry
 
 from services.devstack.supervisor import Stack
 from services.shared.contracts import JobInput
+from services.shared.saves_client import SavesClient
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig
 from services.worker.context import WorkerContext
@@ -151,3 +152,41 @@ async def test_an_unreachable_github_hands_the_job_back_then_fails_on_the_last_t
     assert await run_estimation({"deps": context, "job_try": last}, job.job_id) == "failed"
     failed = await context.store.get(job.job_id)
     assert failed is not None and failed.error is not None and failed.error.code == "github_unavailable"
+
+
+async def test_a_job_retried_after_its_save_failed_reuses_claudes_stored_answer(
+    worker: tuple[WorkerContext, httpx2.AsyncClient],
+) -> None:
+    context, sim = worker
+    saves = context.saves
+    context.settings = context.settings.model_copy(update={"job_timeout_s": 5})
+    context.saves = SavesClient(context.settings.model_copy(update={"saves_url": f"http://127.0.0.1:{free_port()}"}))
+    job_id = await _job(context, "Saves unreachable")
+    try:
+        with pytest.raises(Retry):
+            await run_estimation({"deps": context, "job_try": 1}, job_id)
+    finally:
+        await context.saves.aclose()
+        context.saves = saves
+    kept = await context.store.paid_result(job_id)
+    assert kept is not None and kept.usage.calls == 1
+    assert await run_estimation({"deps": context, "job_try": 2}, job_id) == "succeeded"
+    job = await context.store.get(job_id)
+    assert job is not None and job.save_id and job.usage.calls == 1
+    assert (await sim.get("/_sim/stats")).json()["requests"] == 1
+
+
+async def test_a_save_that_saves_rejects_as_unstorable_fails_the_job_without_a_retry(
+    worker: tuple[WorkerContext, httpx2.AsyncClient],
+) -> None:
+    context, sim = worker
+    # Built past validation, as if it had got by the gateway: PostgreSQL cannot store a NUL character.
+    job_input = JobInput.model_construct(
+        requirements_md=requirements("Nul", "feature") + "\x00", name=None, github_url=None
+    )
+    job, _ = await context.store.create("alice", job_input)
+    assert await run_estimation({"deps": context, "job_try": 1}, job.job_id) == "failed"
+    failed = await context.store.get(job.job_id)
+    assert failed is not None and failed.error is not None and failed.error.code == "unstorable_content"
+    assert failed.usage.calls == 1
+    assert (await sim.get("/_sim/stats")).json()["requests"] == 1
