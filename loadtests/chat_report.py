@@ -90,6 +90,7 @@ class PhaseRun:
     cores: dict[str, float] = field(default_factory=dict)
     allowances: dict[str, int] = field(default_factory=dict)
     poll_s: float = 1.0
+    input_tpm: int = 0
 
 
 def steady_turns(run: PhaseRun) -> list[TurnRecord]:
@@ -164,6 +165,9 @@ def budget_figures(run: PhaseRun) -> dict[str, Any]:
             "all": 1 - ratio(out_chat + out_estimate, reserved_chat + reserved_estimate),
         },
         "input_tokens_simulator": w.sim("input_tokens") + w.sim("cache_creation_input_tokens"),
+        "input_share_simulator": ratio(
+            w.sim("input_tokens") + w.sim("cache_creation_input_tokens"), run.input_tpm * minutes
+        ),
         "requests_simulator": w.sim("requests"),
         "upstream_429_simulator": w.sim("rate_limited"),
         "upstream_throttled_metrics": total(c, THROTTLED),
@@ -397,8 +401,9 @@ def phase_section(title: str, f: dict[str, Any], s: Settings) -> list[str]:
         f"- Turns: {t['sent']} sent, {t['done']} done (**{_f(t['per_minute'], 1)} turns/min**); "
         f"{t['scope_requests']} scope changes asked, {t['scope_requests_not_revised']} of them not revised; "
         f"errors: {errors}.",
-        f"- Waiting: {w['waited']} of {w['turns']} turns waited ({_pct(w['share_waited'])}); told after "
-        f"p50 {_f(w['told_after_s']['p50'], 3)} s, p95 {_f(w['told_after_s']['p95'], 3)} s, max "
+        f"- Waiting: {w['waited']} of {w['turns']} turns waited ({_pct(w['share_waited'])}); told (silence before "
+        f"each `wait`, from the request or the previous call's last text) after p50 "
+        f"{_f(w['told_after_s']['p50'], 3)} s, p95 {_f(w['told_after_s']['p95'], 3)} s, max "
         f"{_f(w['told_after_s']['max'], 3)} s ({w['told_within_1s']} within 1 s); wait (first `wait` → "
         f"`admitted`) p50 {_f(w['wait_s']['p50'])} s, p95 {_f(w['wait_s']['p95'])} s, max {_f(w['wait_s']['max'])} s, "
         f"p95/p50 **{_f(w['wait_p95_over_p50'])}**; {w['gave_up_after_wait']} waited and were not admitted; time in "
@@ -415,7 +420,8 @@ def phase_section(title: str, f: dict[str, Any], s: Settings) -> list[str]:
         f"tokens reserved per call, kind/call): {allowances}.",
         f"- Upstream 429s: {b['upstream_429_simulator']} (simulator), {b['upstream_throttled_metrics']:.0f} "
         f"(services' `estimator_llm_upstream_throttled_total`); simulator requests {b['requests_simulator']:,}, "
-        f"uncached input tokens {b['input_tokens_simulator']:,}; mean fleet-budget wait per call: {grants}.",
+        f"input tokens counted against the input limit {b['input_tokens_simulator']:,} "
+        f"({_pct(b['input_share_simulator'])} of it); mean fleet-budget wait per call: {grants}.",
         f"- Estimations over the whole phase: {e['submitted']} submitted, {e['succeeded']} succeeded, "
         f"{e['failed']} failed, {e['refused']} refused, {e['unfinished']} unfinished at the end of the drain "
         f"(errors: {e_errors}); queue wait p50 {_f(e['queue_wait_s']['p50'], 1)} s, p95 "
