@@ -9,9 +9,9 @@ import redis.asyncio as aioredis
 from anthropic import AsyncAnthropic
 from fastapi import Depends, Request
 
-from services.chat.allowance import OutputAllowance
 from services.chat.settings import ChatSettings
 from services.chat.turns import Turns
+from services.llm.allowance import OutputAllowance
 from services.llm.budget import FleetBudget
 from services.llm.client import make_client
 from services.shared.redis import make_redis

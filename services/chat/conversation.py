@@ -16,7 +16,7 @@ from typing import Any
 
 from anthropic import AsyncAnthropic
 
-from services.chat.allowance import CallKind, TurnKind, predict_kind
+from services.chat.allowance import INITIAL, CallKind, TurnKind, allowance_kind, predict_kind
 from services.chat.context import ChatContext
 from services.chat.metrics import CONTINUATIONS, TURNS
 from services.estimation.bundle import build_bundle, stored_fields
@@ -135,7 +135,8 @@ class Turn:
     async def ask(self, messages: list[dict[str, Any]], call: CallKind) -> Answer:
         """One answer, continued while it stops at `max_tokens`, so the allowance never truncates it."""
         allowance = self.context.allowance
-        max_tokens = await allowance.tokens(self.kind, call)
+        kind = allowance_kind(self.kind, call)
+        learned = await allowance.tokens(kind, INITIAL[(self.kind, call)])
         if self.sent.strip():
             await self.say("\n\n")
         answer = Answer()
@@ -144,13 +145,14 @@ class Turn:
             prefill = answer.prefill() if attempt else None
             if attempt:
                 CONTINUATIONS.labels(self.kind).inc()
-                max_tokens = allowance.ceiling
+            # Each continuation reserves the learned allowance again; only the last may take the ceiling.
+            max_tokens = allowance.ceiling if attempt == MAX_CONTINUATIONS else learned
             blocks, stop_reason, used = await self._call([*messages, *([prefill] if prefill else [])], max_tokens)
             answer.extend(blocks, stop_reason)
             output += used
             if stop_reason != "max_tokens":
                 break
-        await allowance.learn(self.kind, call, output)
+        await allowance.learn(kind, output)
         return answer
 
     async def _call(

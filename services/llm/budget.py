@@ -208,6 +208,7 @@ class FleetBudget:
             int(s.llm_admission_margin_s * 1000),
             int(s.llm_line_stale_s * 1000),
             int(s.llm_estimate_starve_s * 1000),
+            s.llm_chat_max_share,
         ]
 
     @staticmethod

@@ -44,16 +44,17 @@ if #due > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now) end
 """
 
 # ARGV: rpm, input_tpm, output_tpm, max_in_flight, chat_reserve, lease_id, priority, input, output, lease_ttl_ms,
-#       margin_ms, stale_ms, starve_ms
+#       margin_ms, stale_ms, starve_ms, chat_max_share
 # The margin keeps every bucket `margin_ms` of refill behind: the API takes its share a moment after we
 # take ours, and a bucket taken from full starts refilling later there than here.
 #
 # Callers wait in one line (KEYS[6], scored by arrival; KEYS[7] holds when each was last seen, so a
 # waiter that died leaves the line after `stale_ms`). Within a priority the line is first come, first
 # served: a call is only admitted when no older call of its priority waits, so no owner can starve
-# another by retrying faster. Between priorities, chat keeps its reserve; an estimation that has waited
-# `starve_ms` may spend the reserve too, and newer chat calls wait behind it, so a chat flood cannot
-# starve estimations either.
+# another by retrying faster. Between priorities, chat keeps its reserve and may use the rest too; but
+# once chat has taken more than `chat_max_share` of the output reserved over the last minute or so
+# (a decaying sum), an estimation that has waited `starve_ms` goes first, reserve included, so a chat
+# flood cannot starve estimations either.
 # Returns {granted (0/1), wait_ms, reason, position in its priority's line, expected wait ms}.
 RESERVE = (
     _PRELUDE
@@ -77,7 +78,11 @@ if rank > 0 then
     if kind == 'e|' and tonumber(ahead[i + 1]) <= now - tonumber(ARGV[13]) then starving = true end
   end
 end
-if batch then starving = false end
+local decay = math.exp(-math.max(0, now - tonumber(redis.call('HGET', KEYS[2], 'use_ts') or now)) / 60000.0)
+local use_c = tonumber(redis.call('HGET', KEYS[2], 'use_c') or '0') * decay
+local use_e = tonumber(redis.call('HGET', KEYS[2], 'use_e') or '0') * decay
+local chat_over = use_c > tonumber(ARGV[14]) * (use_c + use_e)
+if batch or not chat_over then starving = false end
 local gap_field = batch and 'gap_e' or 'gap_c'
 local gap = tonumber(redis.call('HGET', KEYS[2], gap_field) or '1000')
 local function deny(wait_ms, why)
@@ -88,7 +93,7 @@ if starving then return deny(200, 'estimate_first') end
 local cool = tonumber(redis.call('GET', KEYS[4]) or '0')
 if cool > now then return deny(cool - now, 'cooldown') end
 local reserve = setting('chat_reserve', ARGV[5])
-if batch and arrived <= now - tonumber(ARGV[13]) then reserve = 0 end
+if batch and chat_over and arrived <= now - tonumber(ARGV[13]) then reserve = 0 end
 local want = {req = 1, inp = tonumber(ARGV[8]), out = tonumber(ARGV[9])}
 local levels, takes = {}, {}
 local wait, reason = 0, 'ok'
@@ -118,6 +123,8 @@ for _, name in ipairs({'req', 'inp', 'out'}) do
   redis.call('HSET', KEYS[2], name, levels[name] - takes[name], name .. '_ts', now)
 end
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[10]), ARGV[6])
+if batch then use_e = use_e + takes.out else use_c = use_c + takes.out end
+redis.call('HSET', KEYS[2], 'use_c', use_c, 'use_e', use_e, 'use_ts', now)
 redis.call('ZREM', KEYS[6], me)
 redis.call('ZREM', KEYS[7], me)
 local last = tonumber(redis.call('HGET', KEYS[2], 'last_' .. gap_field) or now)

@@ -53,5 +53,10 @@ class BudgetSettings(BaseSettings):
         default=10.0, gt=2, description="a waiting call not seen for this long (its process died) leaves the line"
     )
     llm_estimate_starve_s: float = Field(
-        default=10.0, ge=0, description="an estimation waiting this long may use chat's reserve, ahead of newer chat"
+        default=10.0,
+        ge=0,
+        description="an estimation waiting this long goes before newer chat if chat is over its share",
+    )
+    llm_chat_max_share: float = Field(
+        default=0.6, gt=0, le=1, description="share of the output chat may take while estimations starve"
     )

@@ -1,6 +1,14 @@
-"""One estimation call to Claude: the forced `submit_estimate` tool, validated into a ClaudeEstimate."""
+"""One estimation call to Claude: the forced `submit_estimate` tool, validated into a ClaudeEstimate.
+
+The call reserves a learned allowance (a high quantile of recent estimations' output), not
+`ESTIMATE_MAX_TOKENS`: an idle 8,000-token reservation per estimation kept chat out of the budget.
+A forced tool call cut at its allowance cannot be continued (its input is unfinished JSON), so the rare
+estimation that needs more is asked again with the ceiling; both calls count in its usage.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from anthropic import AsyncAnthropic
 from anthropic.types import Message
@@ -9,16 +17,20 @@ from pydantic import ValidationError
 from services.estimation.models import ClaudeEstimate
 from services.estimation.prompt import build_estimation_request
 from services.estimation.schema import ESTIMATE_TOOL_NAME
+from services.llm.allowance import OutputAllowance
 from services.llm.budget import FleetBudget, WaitListener, estimate_input_tokens
 from services.llm.calls import ClaudeCallError, call_claude
 from services.llm.pricing import price_for
 from services.shared.contracts import Usage
 from services.worker.settings import WorkerSettings
 
+KIND = "estimate"
+
 
 async def estimate_with_claude(
     client: AsyncAnthropic,
     budget: FleetBudget,
+    allowance: OutputAllowance,
     settings: WorkerSettings,
     requirements_md: str,
     repo_summary_md: str | None,
@@ -29,28 +41,39 @@ async def estimate_with_claude(
     roles = list(settings.rate_card.roles)
     request = build_estimation_request(requirements_md, repo_summary_md, roles)
 
-    async def call() -> Message:
-        async with client.messages.stream(
-            model=settings.anthropic_model,
-            max_tokens=settings.estimate_max_tokens,
-            system=request.system,  # type: ignore[arg-type]
-            messages=request.messages,  # type: ignore[arg-type]
-            tools=request.tools,  # type: ignore[arg-type]
-            tool_choice=request.tool_choice,  # type: ignore[arg-type]
-        ) as stream:
-            return await stream.get_final_message()
+    def call_with(max_tokens: int) -> Callable[[], Awaitable[Message]]:
+        async def call() -> Message:
+            async with client.messages.stream(
+                model=settings.anthropic_model,
+                max_tokens=max_tokens,
+                system=request.system,  # type: ignore[arg-type]
+                messages=request.messages,  # type: ignore[arg-type]
+                tools=request.tools,  # type: ignore[arg-type]
+                tool_choice=request.tool_choice,  # type: ignore[arg-type]
+            ) as stream:
+                return await stream.get_final_message()
 
-    message, usage = await call_claude(
-        budget,
-        call,
-        priority="estimate",
-        input_tokens=estimate_input_tokens(request.system, request.messages, request.tools),
-        max_tokens=settings.estimate_max_tokens,
-        price=price_for(settings.model_prices, settings.anthropic_model),
-        deadline=deadline,
-        cache_kind="estimate",
-        on_wait=on_wait,
-    )
+        return call
+
+    usage = Usage()
+    max_tokens = await allowance.tokens(KIND, settings.estimate_max_tokens)
+    while True:
+        message, spent = await call_claude(
+            budget,
+            call_with(max_tokens),
+            priority="estimate",
+            input_tokens=estimate_input_tokens(request.system, request.messages, request.tools),
+            max_tokens=max_tokens,
+            price=price_for(settings.model_prices, settings.anthropic_model),
+            deadline=deadline,
+            cache_kind="estimate",
+            on_wait=on_wait,
+        )
+        usage = usage + spent
+        if message.stop_reason != "max_tokens" or max_tokens >= allowance.ceiling:
+            break
+        max_tokens = allowance.ceiling
+    await allowance.learn(KIND, spent.output_tokens)
     tool_inputs = [b.input for b in message.content if b.type == "tool_use" and b.name == ESTIMATE_TOOL_NAME]
     if not tool_inputs:
         raise ClaudeCallError("invalid_model_output", "Claude did not return an estimate", usage)

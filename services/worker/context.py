@@ -8,6 +8,7 @@ import httpx
 import redis.asyncio as aioredis
 from anthropic import AsyncAnthropic
 
+from services.llm.allowance import OutputAllowance
 from services.llm.budget import FleetBudget
 from services.llm.client import make_client
 from services.shared.jobs import JobStore
@@ -26,6 +27,7 @@ class WorkerContext:
     github: httpx.AsyncClient
     saves: SavesClient
     budget: FleetBudget
+    allowance: OutputAllowance
 
     @classmethod
     def open(cls, settings: WorkerSettings) -> WorkerContext:
@@ -38,6 +40,13 @@ class WorkerContext:
             github=make_github_client(settings),
             saves=SavesClient(settings),
             budget=FleetBudget(redis, settings),
+            allowance=OutputAllowance(
+                redis,
+                f"{settings.llm_budget_prefix}:allowance",
+                settings.estimate_allowance_quantile,
+                floor=settings.estimate_min_tokens,
+                ceiling=settings.estimate_max_tokens,
+            ),
         )
 
     async def close(self) -> None:

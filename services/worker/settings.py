@@ -20,6 +20,10 @@ class WorkerSettings(SavesPeerSettings, JobSettings, ClaudeSettings, BudgetSetti
     worker_metrics_host: str = Field(default="127.0.0.1", description="where /healthz, /readyz, /metrics listen")
     worker_metrics_port: int = Field(default=0, description="port of the worker's probes and metrics (0: off)")
     rate_card: RateCard = Field(default_factory=RateCard, description="what estimates are priced with (JSON)")
+    estimate_allowance_quantile: float = Field(
+        default=0.95, gt=0, le=1, description="output an estimation reserves: this quantile of recent estimations"
+    )
+    estimate_min_tokens: int = Field(default=1024, ge=256, description="floor of an estimation's output allowance")
 
 
 get_settings = loader(WorkerSettings)

@@ -112,6 +112,7 @@ async def _estimate(
     estimate, usage = await estimate_with_claude(
         deps.claude,
         deps.budget,
+        deps.allowance,
         settings,
         job_input.requirements_md,
         repo.markdown if repo else None,

@@ -8,9 +8,9 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from services.chat.allowance import MIN_SAMPLES
 from services.devstack.supervisor import Stack
 from services.estimation.rate_card import RateCard
+from services.llm.allowance import MIN_SAMPLES
 from tests.api import bearer, estimate, requirements
 from tests.stacks import in_process_chat
 

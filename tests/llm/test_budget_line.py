@@ -105,3 +105,20 @@ async def test_an_estimation_that_waited_long_goes_before_newer_chat(make_budget
     await asyncio.gather(estimation(), chat_flood())
 
     assert "estimate" in order and order.index("estimate") < len(order) - 1, order
+
+
+async def test_chat_within_its_share_is_not_held_back_by_a_waiting_estimation(make_budget: BudgetFactory) -> None:
+    budget = make_budget(llm_output_tpm=60_000, llm_chat_reserve=0.5, llm_estimate_starve_s=0.5)
+    # Estimations have had most of the last minute's output: chat is far below its share.
+    await budget.settle(await budget.acquire("estimate", 10, 25_000, soon()))
+    await budget.settle(await budget.acquire("chat", 10, 25_000, soon()))
+    waiting = asyncio.create_task(budget.acquire("estimate", 10, 20_000, soon(3)))
+    await asyncio.sleep(1.0)
+    started = time.monotonic()
+
+    for _ in range(5):
+        await budget.settle(await budget.acquire("chat", 10, 400, soon(5)))
+
+    assert time.monotonic() - started < 1.0, "chat waited behind an estimation while under its share"
+    with contextlib.suppress(CapacityTimeout):
+        await waiting
