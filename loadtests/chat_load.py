@@ -55,14 +55,17 @@ from loadtests.chat_users import SCOPE_CHANGES, Load, Phase, TurnRecord, chat_tu
 from loadtests.cpu import CpuClock
 from loadtests.harness import isolated_stores, machine
 from loadtests.read_stack import HOST, free_port
-from services.chat.allowance import CallKind, OutputAllowance, TurnKind
+from services.chat.allowance import INITIAL, allowance_kind
 from services.chat.settings import ChatSettings
 from services.devstack.resolve import Resolved
 from services.devstack.supervisor import Stack
+from services.llm.allowance import OutputAllowance
 from services.llm.budget import FleetBudget
 from services.llm.settings import BudgetSettings, ClaudeSettings
 from services.shared.local import Ports
 from services.simulator.config import SimulatorConfig
+from services.worker.claude_estimate import KIND as ESTIMATE_KIND
+from services.worker.settings import WorkerSettings
 
 SIM_DEFAULTS = SimulatorConfig.model_fields
 """A model's speed is the simulator's default (Claude Sonnet's published figures); passed explicitly all the same."""
@@ -155,20 +158,31 @@ async def lower_output_limit(bench: Bench, output_tpm: int) -> None:
 
 
 async def learned_allowances(redis_url: str) -> dict[str, int]:
-    """What each kind of chat call reserves now, read as the chat service reads it (its default settings)."""
-    settings = ChatSettings()
+    """What each kind of Claude call reserves now, read as the chat service and the workers read it (their
+    default settings, which the benchmark does not change)."""
+    chat, worker = ChatSettings(), WorkerSettings()
     redis = aioredis.Redis.from_url(redis_url)
-    allowance = OutputAllowance(
+    answers = OutputAllowance(
         redis,
-        settings.chat_key_prefix,
-        settings.chat_allowance_quantile,
-        floor=settings.chat_min_tokens,
-        ceiling=settings.chat_max_tokens,
+        chat.chat_key_prefix,
+        chat.chat_allowance_quantile,
+        floor=chat.chat_min_tokens,
+        ceiling=chat.chat_max_tokens,
     )
-    kinds: tuple[TurnKind, ...] = ("answer", "revision")
-    calls: tuple[CallKind, ...] = ("first", "follow")
+    estimates = OutputAllowance(
+        redis,
+        f"{worker.llm_budget_prefix}:allowance",
+        worker.estimate_allowance_quantile,
+        floor=worker.estimate_min_tokens,
+        ceiling=worker.estimate_max_tokens,
+    )
     try:
-        return {f"{kind}/{call}": await allowance.tokens(kind, call) for kind in kinds for call in calls}
+        learned = {
+            f"{turn}/{call}": await answers.tokens(allowance_kind(turn, call), initial)
+            for (turn, call), initial in INITIAL.items()
+        }
+        learned["estimation"] = await estimates.tokens(ESTIMATE_KIND, worker.estimate_max_tokens)
+        return learned
     finally:
         await redis.aclose()
 

@@ -416,8 +416,8 @@ def phase_section(title: str, f: dict[str, Any], s: Settings) -> list[str]:
         f"{_f(b['output_per_minute_metrics'], 0)} tokens/min.",
         f"- Reservation waste (1 - used / reserved): chat **{_pct(waste['chat'])}**, estimations "
         f"{_pct(waste['estimate'])}, all **{_pct(waste['all'])}**; continuations (answer cut at its allowance and "
-        f"continued): {b['continuations'] or 'none'}; chat allowances learned by the end of the phase (output "
-        f"tokens reserved per call, kind/call): {allowances}.",
+        f"continued): {b['continuations'] or 'none'}; allowances learned by the end of the phase (output tokens "
+        f"reserved per call; chat by kind/call): {allowances}.",
         f"- Upstream 429s: {b['upstream_429_simulator']} (simulator), {b['upstream_throttled_metrics']:.0f} "
         f"(services' `estimator_llm_upstream_throttled_total`); simulator requests {b['requests_simulator']:,}, "
         f"input tokens counted against the input limit {b['input_tokens_simulator']:,} "
