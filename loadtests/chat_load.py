@@ -55,7 +55,7 @@ from loadtests.chat_users import SCOPE_CHANGES, Load, Phase, TurnRecord, chat_tu
 from loadtests.cpu import CpuClock
 from loadtests.harness import isolated_stores, machine
 from loadtests.read_stack import HOST, free_port
-from services.chat.allowance import INITIAL, allowance_kind
+from services.chat.allowance import INITIAL, CallKind, TurnKind, allowance_kind
 from services.chat.settings import ChatSettings
 from services.devstack.resolve import Resolved
 from services.devstack.supervisor import Stack
@@ -64,7 +64,7 @@ from services.llm.budget import FleetBudget
 from services.llm.settings import BudgetSettings, ClaudeSettings
 from services.shared.local import Ports
 from services.simulator.config import SimulatorConfig
-from services.worker.claude_estimate import KIND as ESTIMATE_KIND
+from services.worker.claude_estimate import KIND
 from services.worker.settings import WorkerSettings
 
 SIM_DEFAULTS = SimulatorConfig.model_fields
@@ -158,30 +158,33 @@ async def lower_output_limit(bench: Bench, output_tpm: int) -> None:
 
 
 async def learned_allowances(redis_url: str) -> dict[str, int]:
-    """What each kind of Claude call reserves now, read as the chat service and the workers read it (their
-    default settings, which the benchmark does not change)."""
-    chat, worker = ChatSettings(), WorkerSettings()
+    """What each kind of chat call, and an estimation, reserves now, read as the services read it."""
+    chat = ChatSettings()
+    worker = WorkerSettings()
     redis = aioredis.Redis.from_url(redis_url)
-    answers = OutputAllowance(
+    chat_allowance = OutputAllowance(
         redis,
         chat.chat_key_prefix,
         chat.chat_allowance_quantile,
         floor=chat.chat_min_tokens,
         ceiling=chat.chat_max_tokens,
     )
-    estimates = OutputAllowance(
+    estimate_allowance = OutputAllowance(
         redis,
         f"{worker.llm_budget_prefix}:allowance",
         worker.estimate_allowance_quantile,
         floor=worker.estimate_min_tokens,
         ceiling=worker.estimate_max_tokens,
     )
+    kinds: tuple[TurnKind, ...] = ("answer", "revision")
+    calls: tuple[CallKind, ...] = ("first", "follow")
     try:
         learned = {
-            f"{turn}/{call}": await answers.tokens(allowance_kind(turn, call), initial)
-            for (turn, call), initial in INITIAL.items()
+            f"{kind}/{call}": await chat_allowance.tokens(allowance_kind(kind, call), INITIAL[(kind, call)])
+            for kind in kinds
+            for call in calls
         }
-        learned["estimation"] = await estimates.tokens(ESTIMATE_KIND, worker.estimate_max_tokens)
+        learned["estimate"] = await estimate_allowance.tokens(KIND, worker.estimate_max_tokens)
         return learned
     finally:
         await redis.aclose()
