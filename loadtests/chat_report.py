@@ -8,6 +8,7 @@ to see begin and end. Every target is printed PASS or FAIL next to what was meas
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,8 @@ FAIR_RATIO = 2.0
 USED_SHARE = 0.85
 WASTE_MAX = 0.30
 BASELINE_RATIO = 5.0
+SATURATED = 0.9
+"""A phase during which the whole machine's CPU was this busy (share of its cores) is flagged."""
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -509,6 +512,23 @@ def settings_section(s: Settings) -> list[str]:
     ]
 
 
+def saturation(figures: dict[str, Any], cores: int) -> list[str]:
+    """A warning for each phase during which the machine was saturated, by this run or by anything else."""
+    warnings = []
+    for name in ("within", "over"):
+        f = figures[name]
+        busy = f["cores"].get("whole machine", 0.0)
+        ours = sum(v for k, v in f["cores"].items() if k != "whole machine")
+        if busy >= SATURATED * cores or f["load"]["after"] >= 2 * cores:
+            warnings.append(
+                f"**Warning: the machine was saturated during the {name}-budget phase** ({busy:.2f} of {cores} "
+                f"cores busy, {ours:.2f} of them this stack and its users; load average {f['load']['before']:.2f} → "
+                f"{f['load']['after']:.2f}): its latencies measure the machine, not the product. Run again on a "
+                "quiet machine."
+            )
+    return [line for warning in warnings for line in (warning, "")]
+
+
 def report(figures: dict[str, Any], settings: Settings, chart: Path) -> str:
     rows = targets(figures)
     passed = sum(ok for *_, ok in rows)
@@ -519,6 +539,7 @@ def report(figures: dict[str, Any], settings: Settings, chart: Path) -> str:
             f"Machine: {figures['machine']}. The whole run took {figures['wall_s'] / 60:.1f} min; the benchmark's "
             "users run on the same machine as every service, Redis and PostgreSQL.",
             "",
+            *saturation(figures, os.cpu_count() or 1),
             f"{passed} of {len(rows)} targets met.",
             "",
             *targets_section(rows),
