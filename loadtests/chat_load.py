@@ -226,6 +226,10 @@ async def run_phase(bench: Bench, client: httpx.AsyncClient, name: str, output_t
             print(f"a user failed: {task.exception()!r}", file=sys.stderr, flush=True)
     run.load_after = os.getloadavg()[0]
     run.allowances = await learned_allowances(bench.redis_url)
+    # Every turn as its user saw it, for digging into a figure the report only summarises.
+    turns = bench.args.report.with_name(f"{bench.args.report.stem}-turns-{name}.jsonl")
+    turns.parent.mkdir(parents=True, exist_ok=True)
+    turns.write_text("".join(json.dumps(asdict(turn), default=str) + "\n" for turn in phase.turns))
     print(
         f"{datetime.now(UTC):%H:%M:%S} phase {name} over: {len(phase.turns)} turns, "
         f"{len(phase.estimations)} estimations",

@@ -558,6 +558,9 @@ def report(figures: dict[str, Any], settings: Settings, chart: Path) -> str:
             '- Reservation waste is 1 - `estimator_llm_tokens_total{kind="output"}` / '
             "`estimator_llm_output_reserved_tokens_total` over the same window.",
             "- Estimation queue wait is from submission to the first poll (every second) that sees the job running.",
+            "- *Told after* is the longest silence a waiting user had before a `wait` event: from the request for "
+            "a turn's first call, from the last text or `admitted` for a follow-up call (a revision's second call "
+            "waits in line again after the first answer streamed); the `turn` event does not count as news.",
             "",
             f"![Time to first token, turn duration and output per minute]({chart.name})",
             "",

@@ -73,6 +73,11 @@ class TurnRecord:
     message: str
     sent: float
     status: int = 0
+    accepted: float | None = None
+    """When the `turn` event arrived: the turn is running from then on."""
+    silence_before_wait: float | None = None
+    """From the last news the user had (the request itself, or the last event other than `turn`) to the
+    first `wait`: how long a waiting user was left in silence (a follow-up call may wait after text)."""
     first_wait: float | None = None
     admitted: float | None = None
     wait_events: int = 0
@@ -114,7 +119,7 @@ class TurnRecord:
     @property
     def told_after(self) -> float | None:
         """The longest silence before a `wait`: from the request for the first call, from the previous call's
-        last text for a follow-up call (which waits in line again)."""
+        last text for a follow-up call (which waits in line again). `silence_before_wait` is the first of them."""
         return max(self.told_gaps, default=None)
 
     @property
@@ -221,6 +226,7 @@ async def chat_turn(client: httpx.AsyncClient, user: int, seeded: Seeded, record
             record.error_code = str(_json(await response.aread()).get("error", {}).get("code", response.status_code))
             record.ended = phase.now()
             return
+        last_news = record.sent  # the `turn` event says the turn runs, not how it is doing
         async for line in response.aiter_lines():
             if line.startswith("event:"):
                 event = line[6:].strip()
@@ -228,13 +234,19 @@ async def chat_turn(client: httpx.AsyncClient, user: int, seeded: Seeded, record
             if not line.startswith("data:"):
                 continue
             at = phase.now()
+            heard = last_news
+            if event != "turn":
+                last_news = at
             data = _json(line[5:].strip().encode())
-            if event == "wait":
+            if event == "turn":
+                record.accepted = at
+            elif event == "wait":
                 record.wait_events += 1
                 if data.get("reason") not in record.wait_reasons:
                     record.wait_reasons.append(str(data.get("reason")))
                 if record.first_wait is None:
                     record.first_wait = at
+                    record.silence_before_wait = at - heard
                 if record.waiting_since is None:
                     record.waiting_since = at
                     since = record.sent if record.last_progress is None else record.last_progress
