@@ -161,6 +161,9 @@ def budget_figures(run: PhaseRun) -> dict[str, Any]:
         "output_per_minute_metrics": ratio(out_chat + out_estimate, minutes),
         "used_share_metrics": ratio(out_chat + out_estimate, capacity),
         "used_share_simulator": ratio(w.sim("output_tokens"), capacity),
+        # Calls in flight when the window opens end inside it, and the bucket may start it full: at most one
+        # bucket (a minute of the limit) more than limit x window can be produced without a single 429.
+        "used_share_strict": ratio(out_chat + out_estimate, capacity + run.output_tpm),
         "reserved": {"chat": reserved_chat, "estimate": reserved_estimate},
         "waste": {
             "chat": 1 - ratio(out_chat, reserved_chat),
@@ -354,8 +357,8 @@ def targets(figures: dict[str, Any]) -> list[tuple[str, str, bool]]:
     rows.append(
         (
             "over budget: ≥ 85 % of the output-token limit used while demand exceeds it",
-            f"{_pct(ob['used_share_metrics'])} (services), {_pct(ob['used_share_simulator'])} (simulator)",
-            ob["used_share_metrics"] >= USED_SHARE,
+            f"{_pct(ob['used_share_strict'])} strict ({_pct(ob['used_share_metrics'])} of limit x window)",
+            ob["used_share_strict"] >= USED_SHARE,
         )
     )
     for name, phase in (("within budget", within), ("over budget", over)):
@@ -415,7 +418,8 @@ def phase_section(title: str, f: dict[str, Any], s: Settings) -> list[str]:
         f"- Output tokens in the window ({b['window_s']:.0f} s): {b['output_tokens_metrics']['all']:,.0f} by the "
         f"services' counters (chat {b['output_tokens_metrics']['chat']:,.0f}, estimations "
         f"{b['output_tokens_metrics']['estimate']:,.0f}), {b['output_tokens_simulator']:,} by the simulator: "
-        f"**{_pct(b['used_share_metrics'])}** of the limit (simulator: {_pct(b['used_share_simulator'])}); "
+        f"**{_pct(b['used_share_metrics'])}** of limit x window (simulator: {_pct(b['used_share_simulator'])}), "
+        f"{_pct(b['used_share_strict'])} strict (against limit x window plus one full bucket); "
         f"{_f(b['output_per_minute_metrics'], 0)} tokens/min.",
         f"- Reservation waste (1 - used / reserved): chat **{_pct(waste['chat'])}**, estimations "
         f"{_pct(waste['estimate'])}, all **{_pct(waste['all'])}**; continuations (answer cut at its allowance and "
@@ -554,7 +558,9 @@ def report(figures: dict[str, Any], settings: Settings, chart: Path) -> str:
             "sent in the steady window count.",
             '- Output-token use is the services\' `estimator_llm_tokens_total{kind="output"}` (chat and every '
             "worker) over the steady window, against limit x window; the simulator's count is shown beside it. "
-            "Tokens are counted when a call ends, so a window can read slightly over 100 %.",
+            "Tokens are counted when a call ends and a bucket may be full when the window opens, so limit x window "
+            "can be exceeded by up to one bucket (a minute of the limit) without a 429; *strict* divides by limit x "
+            "window plus that bucket, and is what the 85 % target is held to.",
             '- Reservation waste is 1 - `estimator_llm_tokens_total{kind="output"}` / '
             "`estimator_llm_output_reserved_tokens_total` over the same window.",
             "- Estimation queue wait is from submission to the first poll (every second) that sees the job running.",
