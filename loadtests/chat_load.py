@@ -193,7 +193,7 @@ async def learned_allowances(redis_url: str) -> dict[str, int]:
 async def run_phase(bench: Bench, client: httpx.AsyncClient, name: str, output_tpm: int) -> PhaseRun:
     a = bench.args
     phase = Phase(name, a.ramp, a.steady, a.drain)
-    run = PhaseRun(phase, output_tpm, Window(), load_before=os.getloadavg()[0], poll_s=a.poll)
+    run = PhaseRun(phase, output_tpm, Window(), load_before=os.getloadavg()[0], poll_s=a.poll, input_tpm=a.input_tpm)
     print(f"{datetime.now(UTC):%H:%M:%S} phase {name}: output limit {output_tpm}/min", flush=True)
     phase.started = time.monotonic()
     clock = CpuClock(bench.parts())

@@ -8,6 +8,7 @@ to see begin and end. Every target is printed PASS or FAIL next to what was meas
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,8 @@ FAIR_RATIO = 2.0
 USED_SHARE = 0.85
 WASTE_MAX = 0.30
 BASELINE_RATIO = 5.0
+SATURATED = 0.9
+"""A phase during which the whole machine's CPU was this busy (share of its cores) is flagged."""
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -90,6 +93,7 @@ class PhaseRun:
     cores: dict[str, float] = field(default_factory=dict)
     allowances: dict[str, int] = field(default_factory=dict)
     poll_s: float = 1.0
+    input_tpm: int = 0
 
 
 def steady_turns(run: PhaseRun) -> list[TurnRecord]:
@@ -157,6 +161,9 @@ def budget_figures(run: PhaseRun) -> dict[str, Any]:
         "output_per_minute_metrics": ratio(out_chat + out_estimate, minutes),
         "used_share_metrics": ratio(out_chat + out_estimate, capacity),
         "used_share_simulator": ratio(w.sim("output_tokens"), capacity),
+        # Calls in flight when the window opens end inside it, and the bucket may start it full: at most one
+        # bucket (a minute of the limit) more than limit x window can be produced without a single 429.
+        "used_share_strict": ratio(out_chat + out_estimate, capacity + run.output_tpm),
         "reserved": {"chat": reserved_chat, "estimate": reserved_estimate},
         "waste": {
             "chat": 1 - ratio(out_chat, reserved_chat),
@@ -164,6 +171,9 @@ def budget_figures(run: PhaseRun) -> dict[str, Any]:
             "all": 1 - ratio(out_chat + out_estimate, reserved_chat + reserved_estimate),
         },
         "input_tokens_simulator": w.sim("input_tokens") + w.sim("cache_creation_input_tokens"),
+        "input_share_simulator": ratio(
+            w.sim("input_tokens") + w.sim("cache_creation_input_tokens"), run.input_tpm * minutes
+        ),
         "requests_simulator": w.sim("requests"),
         "upstream_429_simulator": w.sim("rate_limited"),
         "upstream_throttled_metrics": total(c, THROTTLED),
@@ -347,8 +357,8 @@ def targets(figures: dict[str, Any]) -> list[tuple[str, str, bool]]:
     rows.append(
         (
             "over budget: ≥ 85 % of the output-token limit used while demand exceeds it",
-            f"{_pct(ob['used_share_metrics'])} (services), {_pct(ob['used_share_simulator'])} (simulator)",
-            ob["used_share_metrics"] >= USED_SHARE,
+            f"{_pct(ob['used_share_strict'])} strict ({_pct(ob['used_share_metrics'])} of limit x window)",
+            ob["used_share_strict"] >= USED_SHARE,
         )
     )
     for name, phase in (("within budget", within), ("over budget", over)):
@@ -397,8 +407,9 @@ def phase_section(title: str, f: dict[str, Any], s: Settings) -> list[str]:
         f"- Turns: {t['sent']} sent, {t['done']} done (**{_f(t['per_minute'], 1)} turns/min**); "
         f"{t['scope_requests']} scope changes asked, {t['scope_requests_not_revised']} of them not revised; "
         f"errors: {errors}.",
-        f"- Waiting: {w['waited']} of {w['turns']} turns waited ({_pct(w['share_waited'])}); told after "
-        f"p50 {_f(w['told_after_s']['p50'], 3)} s, p95 {_f(w['told_after_s']['p95'], 3)} s, max "
+        f"- Waiting: {w['waited']} of {w['turns']} turns waited ({_pct(w['share_waited'])}); told (silence before "
+        f"each `wait`, from the request or the previous call's last text) after p50 "
+        f"{_f(w['told_after_s']['p50'], 3)} s, p95 {_f(w['told_after_s']['p95'], 3)} s, max "
         f"{_f(w['told_after_s']['max'], 3)} s ({w['told_within_1s']} within 1 s); wait (first `wait` → "
         f"`admitted`) p50 {_f(w['wait_s']['p50'])} s, p95 {_f(w['wait_s']['p95'])} s, max {_f(w['wait_s']['max'])} s, "
         f"p95/p50 **{_f(w['wait_p95_over_p50'])}**; {w['gave_up_after_wait']} waited and were not admitted; time in "
@@ -407,15 +418,17 @@ def phase_section(title: str, f: dict[str, Any], s: Settings) -> list[str]:
         f"- Output tokens in the window ({b['window_s']:.0f} s): {b['output_tokens_metrics']['all']:,.0f} by the "
         f"services' counters (chat {b['output_tokens_metrics']['chat']:,.0f}, estimations "
         f"{b['output_tokens_metrics']['estimate']:,.0f}), {b['output_tokens_simulator']:,} by the simulator: "
-        f"**{_pct(b['used_share_metrics'])}** of the limit (simulator: {_pct(b['used_share_simulator'])}); "
+        f"**{_pct(b['used_share_metrics'])}** of limit x window (simulator: {_pct(b['used_share_simulator'])}), "
+        f"{_pct(b['used_share_strict'])} strict (against limit x window plus one full bucket); "
         f"{_f(b['output_per_minute_metrics'], 0)} tokens/min.",
         f"- Reservation waste (1 - used / reserved): chat **{_pct(waste['chat'])}**, estimations "
         f"{_pct(waste['estimate'])}, all **{_pct(waste['all'])}**; continuations (answer cut at its allowance and "
-        f"continued): {b['continuations'] or 'none'}; chat allowances learned by the end of the phase (output "
-        f"tokens reserved per call, kind/call): {allowances}.",
+        f"continued): {b['continuations'] or 'none'}; allowances learned by the end of the phase (output tokens "
+        f"reserved per call; chat by kind/call): {allowances}.",
         f"- Upstream 429s: {b['upstream_429_simulator']} (simulator), {b['upstream_throttled_metrics']:.0f} "
         f"(services' `estimator_llm_upstream_throttled_total`); simulator requests {b['requests_simulator']:,}, "
-        f"uncached input tokens {b['input_tokens_simulator']:,}; mean fleet-budget wait per call: {grants}.",
+        f"input tokens counted against the input limit {b['input_tokens_simulator']:,} "
+        f"({_pct(b['input_share_simulator'])} of it); mean fleet-budget wait per call: {grants}.",
         f"- Estimations over the whole phase: {e['submitted']} submitted, {e['succeeded']} succeeded, "
         f"{e['failed']} failed, {e['refused']} refused, {e['unfinished']} unfinished at the end of the drain "
         f"(errors: {e_errors}); queue wait p50 {_f(e['queue_wait_s']['p50'], 1)} s, p95 "
@@ -503,6 +516,23 @@ def settings_section(s: Settings) -> list[str]:
     ]
 
 
+def saturation(figures: dict[str, Any], cores: int) -> list[str]:
+    """A warning for each phase during which the machine was saturated, by this run or by anything else."""
+    warnings = []
+    for name in ("within", "over"):
+        f = figures[name]
+        busy = f["cores"].get("whole machine", 0.0)
+        ours = sum(v for k, v in f["cores"].items() if k != "whole machine")
+        if busy >= SATURATED * cores or f["load"]["after"] >= 2 * cores:
+            warnings.append(
+                f"**Warning: the machine was saturated during the {name}-budget phase** ({busy:.2f} of {cores} "
+                f"cores busy, {ours:.2f} of them this stack and its users; load average {f['load']['before']:.2f} → "
+                f"{f['load']['after']:.2f}): its latencies measure the machine, not the product. Run again on a "
+                "quiet machine."
+            )
+    return [line for warning in warnings for line in (warning, "")]
+
+
 def report(figures: dict[str, Any], settings: Settings, chart: Path) -> str:
     rows = targets(figures)
     passed = sum(ok for *_, ok in rows)
@@ -513,6 +543,7 @@ def report(figures: dict[str, Any], settings: Settings, chart: Path) -> str:
             f"Machine: {figures['machine']}. The whole run took {figures['wall_s'] / 60:.1f} min; the benchmark's "
             "users run on the same machine as every service, Redis and PostgreSQL.",
             "",
+            *saturation(figures, os.cpu_count() or 1),
             f"{passed} of {len(rows)} targets met.",
             "",
             *targets_section(rows),
@@ -527,13 +558,15 @@ def report(figures: dict[str, Any], settings: Settings, chart: Path) -> str:
             "sent in the steady window count.",
             '- Output-token use is the services\' `estimator_llm_tokens_total{kind="output"}` (chat and every '
             "worker) over the steady window, against limit x window; the simulator's count is shown beside it. "
-            "Tokens are counted when a call ends, so a window can read slightly over 100 %.",
+            "Tokens are counted when a call ends and a bucket may be full when the window opens, so limit x window "
+            "can be exceeded by up to one bucket (a minute of the limit) without a 429; *strict* divides by limit x "
+            "window plus that bucket, and is what the 85 % target is held to.",
             '- Reservation waste is 1 - `estimator_llm_tokens_total{kind="output"}` / '
             "`estimator_llm_output_reserved_tokens_total` over the same window.",
             "- Estimation queue wait is from submission to the first poll (every second) that sees the job running.",
-            "- *Told after* is the silence a waiting user had before its first `wait` event: from the request, or "
-            "from the last event it had (a revision's follow-up call can wait after the first answer streamed), "
-            "not counting the `turn` event.",
+            "- *Told after* is the longest silence a waiting user had before a `wait` event: from the request for "
+            "a turn's first call, from the last text or `admitted` for a follow-up call (a revision's second call "
+            "waits in line again after the first answer streamed); the `turn` event does not count as news.",
             "",
             f"![Time to first token, turn duration and output per minute]({chart.name})",
             "",

@@ -82,6 +82,10 @@ class TurnRecord:
     admitted: float | None = None
     wait_events: int = 0
     waiting_since: float | None = None
+    last_progress: float | None = None
+    """The last `delta` or `admitted`: a follow-up call (a revision's second) starts waiting after it."""
+    told_gaps: list[float] = field(default_factory=list)
+    """For each time the turn started waiting: how long the user had heard nothing before `wait` came."""
     waited_total: float = 0.0
     """Every wait of the turn (a revision's follow-up call waits in line again), `wait` to `admitted`."""
     wait_reasons: list[str] = field(default_factory=list)
@@ -114,7 +118,9 @@ class TurnRecord:
 
     @property
     def told_after(self) -> float | None:
-        return self.silence_before_wait
+        """The longest silence before a `wait`: from the request for the first call, from the previous call's
+        last text for a follow-up call (which waits in line again). `silence_before_wait` is the first of them."""
+        return max(self.told_gaps, default=None)
 
     @property
     def in_line(self) -> float | None:
@@ -243,13 +249,17 @@ async def chat_turn(client: httpx.AsyncClient, user: int, seeded: Seeded, record
                     record.silence_before_wait = at - heard
                 if record.waiting_since is None:
                     record.waiting_since = at
+                    since = record.sent if record.last_progress is None else record.last_progress
+                    record.told_gaps.append(at - since)
             elif event == "admitted":
                 if record.first_wait is not None and record.admitted is None:
                     record.admitted = at
                 if record.waiting_since is not None:
                     record.waited_total += at - record.waiting_since
                     record.waiting_since = None
+                record.last_progress = at
             elif event == "delta":
+                record.last_progress = at
                 if record.first_delta is None:
                     record.first_delta = at
             elif event == "reset":

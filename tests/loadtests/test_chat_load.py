@@ -48,7 +48,7 @@ async def test_a_tiny_run_writes_every_section_of_the_report_its_json_and_its_ch
     report = tmp_path / "chat.md"
     args = parse_args(
         [
-            *("--users", "4", "--estimators", "1", "--ramp", "1", "--steady", "3", "--drain", "5"),
+            *("--users", "4", "--estimators", "1", "--ramp", "1", "--steady", "2", "--drain", "3"),
             *("--think", "0.5", "1", "--tokens-per-second", "5000", "--first-token-latency", "0"),
             *("--baseline-requests", "2", "--workers", "1", "--report", str(report)),
         ]
