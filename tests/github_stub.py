@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 
 REPOS: dict[str, dict[str, Any]] = {
     "octo/shop": {
@@ -32,6 +32,15 @@ REPOS: dict[str, dict[str, Any]] = {
     }
 }
 
+REPO_IDS = {1296269: "octo/shop"}
+"""GitHub's numeric repository ids, which `/repositories/{id}` serves whatever the repository's name now is."""
+RENAMED = {"octo/old-shop": 1296269}
+"""Old names: as GitHub does, every `/repos/{old}/...` route answers 301 to `/repositories/{id}/...` on its host."""
+MOVED_AWAY = {"octo/moved-away": "https://elsewhere.invalid/repositories/1296269"}
+"""A redirect off the API host, which the worker must refuse to follow."""
+LOOPING = {"octo/loop"}
+"""A redirect to itself, forever."""
+
 
 def create_app() -> FastAPI:
     app = FastAPI()
@@ -39,26 +48,37 @@ def create_app() -> FastAPI:
     def missing() -> JSONResponse:
         return JSONResponse({"message": "Not Found"}, status_code=404)
 
-    @app.get("/repos/{owner}/{repo}")
-    async def meta(owner: str, repo: str) -> Any:
-        found = REPOS.get(f"{owner}/{repo}")
-        return found["meta"] if found else missing()
+    def redirected(request: Request, full_name: str, rest: str) -> RedirectResponse | None:
+        if full_name in RENAMED:
+            target = f"{str(request.base_url).rstrip('/')}/repositories/{RENAMED[full_name]}{rest}"
+        elif full_name in MOVED_AWAY:
+            target = MOVED_AWAY[full_name] + rest
+        elif full_name in LOOPING:
+            target = str(request.url)
+        else:
+            return None
+        return RedirectResponse(target, status_code=301)
 
-    @app.get("/repos/{owner}/{repo}/languages")
-    async def languages(owner: str, repo: str) -> Any:
-        found = REPOS.get(f"{owner}/{repo}")
-        return found["languages"] if found else missing()
+    def serve(request: Request, full_name: str, rest: str) -> Any:
+        found = REPOS.get(full_name)
+        if found is None:
+            return redirected(request, full_name, rest) or missing()
+        if rest == "/readme":
+            return PlainTextResponse(found["readme"])
+        return found[{"": "meta", "/languages": "languages", "/contents": "contents"}[rest]]
 
-    @app.get("/repos/{owner}/{repo}/contents")
-    async def contents(owner: str, repo: str) -> Any:
-        found = REPOS.get(f"{owner}/{repo}")
-        return found["contents"] if found else missing()
+    def add_routes(rest: str) -> None:
+        async def by_name(request: Request, owner: str, repo: str) -> Any:
+            return serve(request, f"{owner}/{repo}", rest)
 
-    @app.get("/repos/{owner}/{repo}/readme")
-    async def readme(owner: str, repo: str) -> Any:
-        found = REPOS.get(f"{owner}/{repo}")
-        return PlainTextResponse(found["readme"]) if found else missing()
+        async def by_id(request: Request, repo_id: int) -> Any:
+            return serve(request, REPO_IDS.get(repo_id, ""), rest)
 
+        app.add_api_route(f"/repos/{{owner}}/{{repo}}{rest}", by_name, methods=["GET"])
+        app.add_api_route(f"/repositories/{{repo_id}}{rest}", by_id, methods=["GET"])
+
+    for rest in ("", "/languages", "/contents", "/readme"):
+        add_routes(rest)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -15,6 +16,7 @@ from services.gateway.events import JobEventHub
 from services.gateway.key_cache import KeyCache
 from services.gateway.ratelimit import RateLimits
 from services.gateway.routers import chat, estimates, methodology, saves
+from services.gateway.schemas import document_errors
 from services.gateway.settings import get_settings
 from services.gateway.single_flight import SingleFlight
 from services.gateway.state import GatewayState
@@ -85,6 +87,14 @@ def create_app() -> FastAPI:
     app.include_router(saves.router)
     app.include_router(methodology.router)
     app.router.routes[:0] = fast_reads.ROUTES
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     async def redis_ready() -> None:
         await app.state.gateway.redis.ping()

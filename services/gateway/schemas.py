@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from services.shared.contracts import ErrorInfo, JobStatus, Usage, revision_number
+from services.shared.contracts import ErrorInfo, JobStatus, StorableText, Usage, revision_number, storable
 from services.shared.errors import ApiError
-from services.worker.github import parse_github_url
+from services.worker.github import GITHUB_URL_PATTERN, parse_github_url
 
 
 def _github_url(value: str) -> str:
@@ -19,15 +20,26 @@ def _github_url(value: str) -> str:
     return value.rstrip("/")
 
 
-GitHubUrl = Annotated[str, Field(max_length=200), AfterValidator(_github_url)]
+GitHubUrl = Annotated[
+    str,
+    Field(max_length=200, json_schema_extra={"pattern": GITHUB_URL_PATTERN}),
+    BeforeValidator(storable),
+    AfterValidator(_github_url),
+]
 
 
 class EstimateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    requirements_md: str = Field(min_length=1, max_length=200_000, description="The requirements, in markdown.")
-    github_url: GitHubUrl | None = Field(default=None, description="https://github.com/OWNER/REPO the work builds on.")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    requirements_md: StorableText = Field(
+        min_length=1, max_length=200_000, description="The requirements, in markdown."
+    )
+    github_url: GitHubUrl | None = Field(
+        default=None,
+        description="https://github.com/OWNER/REPO the work builds on (`.git` and one trailing `/` allowed); "
+        "null or absent for none. An empty string is not a URL and is refused.",
+    )
+    name: StorableText | None = Field(default=None, min_length=1, max_length=200)
 
 
 class EstimateAccepted(BaseModel):
@@ -86,3 +98,47 @@ def revision_of(value: str) -> int:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI entries for the error envelope, so generated clients know every failure's shape."""
     return {status: {"model": ErrorEnvelope} for status in statuses}
+
+
+_ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+_ALWAYS = {
+    "401": "No API key, or an unknown or revoked one (`unauthorized`, with `WWW-Authenticate: Bearer`).",
+    "503": "A dependency (Redis, or the saves service looking up a key not yet cached) is unavailable "
+    "(`dependency_unavailable`).",
+}
+_WITH_PARAMETERS = {
+    "422": "A parameter or the body failed validation (`validation_error`, naming each field; at most five).",
+}
+_WITH_BODY = {
+    "400": "The body could not be read as JSON text: not UTF-8, or beyond the parser's limits (`bad_request`).",
+    "413": "The body exceeds `MAX_BODY_BYTES` (2 MiB), refused before it is parsed (`payload_too_large`).",
+}
+
+
+def document_errors(doc: dict[str, Any]) -> dict[str, Any]:
+    """Completes the OpenAPI with the errors every operation can answer, all in the error envelope.
+
+    FastAPI documents its own 422 shape (`HTTPValidationError`), which this API never sends; and some failures
+    come from outside the route (authentication, the body limit, reading the body), so no route lists them.
+    """
+    for path, operations in doc.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for operation in operations.values():
+            has_body = "requestBody" in operation
+            has_parameters = has_body or any(p.get("in") != "path" for p in operation.get("parameters", []))
+            wanted = {**_ALWAYS, **(_WITH_PARAMETERS if has_parameters else {}), **(_WITH_BODY if has_body else {})}
+            responses = operation.setdefault("responses", {})
+            if "422" not in wanted and "HTTPValidationError" in json.dumps(responses.get("422")):
+                del responses["422"]  # path parameters are plain text: a bad one is a 404, never a 422
+            for status, description in wanted.items():
+                entry = responses.get(status)
+                if entry is None or "HTTPValidationError" in json.dumps(entry):
+                    responses[status] = {"description": description, "content": _ENVELOPE}
+                elif entry.get("description") in (None, "", "Unprocessable Content", "Validation Error"):
+                    entry["description"] = description
+            operation["responses"] = dict(sorted(responses.items()))
+    schemas = doc.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return doc

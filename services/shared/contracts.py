@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from services.estimation.diff import EstimateDiff
 from services.estimation.models import RepoFacts
@@ -29,6 +30,30 @@ def revision_number(text: str) -> int | None:
     if _REVISION.fullmatch(text) is None or int(text) > MAX_REVISION:
         return None
     return int(text)
+
+
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+STORABLE_TEXT_PATTERN = r"^[^\u0000\ud800-\udfff]*$"
+"""The same rule as the OpenAPI states it for every text a user sends: no NUL, no lone surrogate."""
+
+
+def storable(value: object) -> object:
+    """`value` if PostgreSQL (and UTF-8) can store it: no NUL, and none of the lone surrogates JSON can carry
+    as `\\ud800` escapes. Raised as a validation error naming the field (422 at the gateway).
+
+    It runs before pydantic's own string check, which refuses a surrogate in some cases (not inside a union)
+    with a less telling message; anything but a string is left to that check."""
+    found = _UNSTORABLE.search(value) if isinstance(value, str) else None
+    if found is None:
+        return value
+    if found.group() == "\x00":
+        raise PydanticCustomError("nul_character", "contains a NUL character")
+    code = f"U+{ord(found.group()):04X}"
+    raise PydanticCustomError("lone_surrogate", "contains a lone surrogate ({code}), which is not text", {"code": code})
+
+
+StorableText = Annotated[str, BeforeValidator(storable), Field(json_schema_extra={"pattern": STORABLE_TEXT_PATTERN})]
+"""A text a user sends. What cannot be stored is refused at the edge, before a job or a Claude call is paid for."""
 
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
@@ -160,7 +185,7 @@ class SavePage(BaseModel):
 
 
 class SaveRename(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: StorableText = Field(min_length=1, max_length=200)
 
 
 class RevisionCreate(BaseModel):
@@ -250,7 +275,7 @@ class ChatHistory(BaseModel):
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1, max_length=20_000)
+    message: StorableText = Field(min_length=1, max_length=20_000)
 
 
 class ChatReply(BaseModel):

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,23 @@ def describe_validation(errors: Sequence[Any]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(routes: Sequence[BaseRoute], request: Request) -> list[str]:
+    """Every method some route answers at the request's path, for a 405's `Allow`.
+
+    Starlette's own `Allow` names only the first route that matched the path, so a path served by several
+    routes (a GET in front of a PATCH and a DELETE) would be described as allowing the GET alone. Each method
+    is asked of every route as the router itself would ask it, routers included by FastAPI among them.
+    """
+    return [
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
 class Render(Protocol):
     """How a service words an error: ours is `{"error": {code, message}}`; the simulator speaks Anthropic's."""
 
@@ -108,7 +126,10 @@ def install_error_handlers(app: FastAPI, style: ErrorStyle | None = None) -> Non
         assert isinstance(exc, StarletteHTTPException)
         code = style.codes.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code
-        return style.render(request, exc.status_code, code, message, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app.router.routes, request))
+        return style.render(request, exc.status_code, code, message, headers)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -120,6 +141,11 @@ def install_error_handlers(app: FastAPI, style: ErrorStyle | None = None) -> Non
         message = "a storage dependency is unavailable; retry shortly"
         return style.render(request, 503, "dependency_unavailable", message, None)
 
+    async def on_invalid_url(request: Request, exc: Exception) -> JSONResponse:
+        # A call to another service whose URL could not be built from what the client sent: it names nothing.
+        log.warning("an internal URL could not be built: %s", exc)
+        return style.render(request, 404, style.codes.get(404, "not_found"), "no such record", None)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return style.render(request, 500, style.internal, "internal error", None)
@@ -129,4 +155,5 @@ def install_error_handlers(app: FastAPI, style: ErrorStyle | None = None) -> Non
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(RedisConnectionError, on_store_down)
     app.add_exception_handler(RedisTimeoutError, on_store_down)
+    app.add_exception_handler(httpx.InvalidURL, on_invalid_url)
     app.add_exception_handler(Exception, on_unexpected)

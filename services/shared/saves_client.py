@@ -56,6 +56,9 @@ class SavesClient:
         """The saves service's answer as it came; its errors raised as the same ApiError."""
         try:
             response = await self.http.request(method, path, headers=internal_headers(self.settings, owner), **kwargs)
+        except httpx.InvalidURL as exc:
+            # Only a path no record can have builds an invalid URL (ids are checked before they get here).
+            raise ApiError(404, "not_found", "no such record") from exc
         except httpx.HTTPError as exc:
             log.warning("saves service call %s %s failed: %r", method, path, exc)
             raise ApiError(503, "dependency_unavailable", "the saves service is unavailable") from exc

@@ -17,10 +17,16 @@ from services.estimation.models import RepoFacts
 from services.worker.settings import WorkerSettings
 
 GITHUB_URL = re.compile(
-    r"^https://github\.com/(?P<owner>[A-Za-z0-9-]{1,39})/(?P<repo>[A-Za-z0-9._-]{1,100}?)(?:\.git)?/?$"
+    r"https://github\.com/(?P<owner>[A-Za-z0-9-]{1,39})/(?P<repo>[A-Za-z0-9._-]{1,100}?)(?:\.git)?/?"
 )
+"""Matched whole (`fullmatch`): a URL with anything after it, a newline included, is refused."""
+GITHUB_URL_PATTERN = r"^https://github\.com/[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,104}/?$"
+"""The same shape as the OpenAPI states it (ECMA-262, where `$` is the true end)."""
 README_EXCERPT_CHARS = 3000
 TREE_ENTRIES = 60
+MAX_REDIRECTS = 3
+"""GitHub answers 301 (or 307) for a renamed or transferred repository; a chain longer than this is refused."""
+REDIRECTS = frozenset({301, 302, 307, 308})
 
 
 class GitHubError(Exception):
@@ -40,8 +46,8 @@ class RepoSummary:
 
 
 def parse_github_url(url: str) -> tuple[str, str]:
-    match = GITHUB_URL.match(url)
-    if not match:
+    match = GITHUB_URL.fullmatch(url)
+    if not match or not match["repo"].strip("."):
         raise ValueError("github_url must look like https://github.com/OWNER/REPO")
     return match["owner"], match["repo"]
 
@@ -54,11 +60,35 @@ def make_github_client(settings: WorkerSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=settings.github_api_url, headers=headers, timeout=settings.github_timeout_s)
 
 
+def _same_host(url: httpx.URL, base: httpx.URL) -> bool:
+    return (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
+
+
 async def _get(client: httpx.AsyncClient, path: str, **kwargs: Any) -> httpx.Response:
+    """GET `path`, following GitHub's redirects for renamed repositories, only ever on the configured API host."""
+    url: httpx.URL | str = path
+    for _ in range(MAX_REDIRECTS + 1):
+        response = await _get_once(client, url, **kwargs)
+        if response.status_code not in REDIRECTS:
+            return response
+        try:
+            url = response.url.join(response.headers["location"])
+        except (KeyError, httpx.InvalidURL) as exc:
+            raise GitHubError("repository_not_found", "GitHub redirected without a valid Location") from exc
+        if not _same_host(url, client.base_url):
+            raise GitHubError("repository_not_found", "GitHub redirected away from its API host; not followed")
+    raise GitHubError("repository_not_found", f"GitHub redirected more than {MAX_REDIRECTS} times; not followed")
+
+
+async def _get_once(client: httpx.AsyncClient, url: httpx.URL | str, **kwargs: Any) -> httpx.Response:
     try:
-        response = await client.get(path, **kwargs)
+        response = await client.get(url, **kwargs)
+    except httpx.InvalidURL as exc:
+        raise GitHubError("repository_not_found", "the repository's address is not valid") from exc
     except httpx.HTTPError as exc:
         raise GitHubError("github_unavailable", f"GitHub could not be reached: {type(exc).__name__}", True) from exc
+    if response.status_code in REDIRECTS:
+        return response
     if response.status_code == 404:
         raise GitHubError("repository_not_found", "the repository does not exist or is private")
     if response.status_code in (401, 403, 429) or response.status_code >= 500:

@@ -100,3 +100,24 @@ async def test_a_missing_repository_fails_the_job_with_a_clear_code(client: http
     assert status["status"] == "failed"
     assert status["error"]["code"] == "repository_not_found"
     assert "save_id" not in status
+
+
+async def test_a_renamed_repository_is_followed_to_its_new_name(client: httpx.AsyncClient) -> None:
+    """GitHub answers 301 to /repositories/{id} for a repository's old name; the job follows it on the API host."""
+    status = await estimate(
+        client, {"requirements_md": requirements("Renamed", "x"), "github_url": "https://github.com/octo/old-shop"}
+    )
+    assert status["status"] == "succeeded", status
+    save = (await client.get(f"/api/saves/{status['save_id']}")).json()
+    assert save["github_url"] == "https://github.com/octo/old-shop"
+    assert save["repository"]["full_name"] == "octo/shop"
+    assert "octo/shop" in save["report_markdown"]
+
+
+async def test_a_redirect_off_the_github_api_host_is_not_followed(client: httpx.AsyncClient) -> None:
+    status = await estimate(
+        client, {"requirements_md": requirements("Moved", "x"), "github_url": "https://github.com/octo/moved-away"}
+    )
+    assert status["status"] == "failed"
+    assert status["error"]["code"] == "repository_not_found"
+    assert "not followed" in status["error"]["message"]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import httpx
 
 from services.devstack.supervisor import Stack
+from services.shared.contracts import STORABLE_TEXT_PATTERN
+from services.worker.github import GITHUB_URL_PATTERN
 
 EXPECTED = {
     "/api/estimate": {"post"},
@@ -46,3 +51,29 @@ async def test_openapi_lists_every_route_with_bearer_security_and_error_shapes(s
         responses = doc["paths"][path]["get"]["responses"]
         assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith(f"/{model}")
         assert {"304", "401", "404", "503"} <= set(responses)
+
+
+async def test_every_error_is_documented_with_the_envelope_and_the_limits_the_code_applies(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway_url) as client:
+        doc = (await client.get("/openapi.json")).json()
+    assert "HTTPValidationError" not in json.dumps(doc)  # FastAPI's 422 shape, which this API never sends
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            responses = op["responses"]
+            assert {"401", "503"} <= set(responses), (method, path)
+            if "requestBody" in op:
+                assert {"400", "413", "422"} <= set(responses), (method, path)
+            for status, response in responses.items():
+                if int(status) >= 400:
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema["$ref"].endswith("/ErrorEnvelope"), (method, path, status)
+    schemas = doc["components"]["schemas"]
+    texts = [
+        schemas["EstimateRequest"]["properties"]["requirements_md"],
+        schemas["EstimateRequest"]["properties"]["name"]["anyOf"][0],
+        schemas["ChatRequest"]["properties"]["message"],
+        schemas["SaveRename"]["properties"]["name"],
+    ]
+    assert all(text["pattern"] == STORABLE_TEXT_PATTERN for text in texts)
+    github_url = schemas["EstimateRequest"]["properties"]["github_url"]["anyOf"][0]
+    assert github_url["pattern"] == GITHUB_URL_PATTERN and not re.search(github_url["pattern"], "")

@@ -66,11 +66,13 @@ async def chat(
 ) -> Response | ChatReply:
     await state.limits.check("chat", request, response, owner)
     await _require_chattable(state, owner, job_id)
+    streamed = EVENT_STREAM in accept
     upstream_request = state.chat.build_request(
         "POST",
         f"/internal/chat/{known_id(job_id)}",
         json=body.model_dump(),
-        headers={**internal_headers(state.settings, owner), "Accept": accept},
+        # Only what the chat service tells apart is passed on: a client's header is never copied into ours.
+        headers={**internal_headers(state.settings, owner), "Accept": EVENT_STREAM if streamed else "application/json"},
     )
     try:
         upstream = await state.chat.send(upstream_request, stream=True)
