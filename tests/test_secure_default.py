@@ -248,3 +248,16 @@ async def test_a_request_target_over_8_kib_gets_414_and_a_normal_one_passes(depl
     assert long.status_code == 414 and long.json()["error"]["code"] == "uri_too_long"
     normal = await deployed.get("gateway", "/api/saves", headers={"x-filler": "a" * 4000})
     assert normal.status_code == 401, "under the limits, the request reaches authentication"
+
+
+async def test_a_large_body_is_not_mistaken_for_a_large_head(deployed: Served) -> None:
+    """The body arrives in the same reads as the head; only the head counts against the head's limits."""
+    body = {"requirements_md": "# Big\n\n" + "- a feature\n" * 80_000}  # about 1 MB, under the 2 MiB body limit
+    response = await deployed.client.post(deployed.url("gateway", "/api/estimate"), json=body)
+    assert response.status_code == 401, response.text
+    saved = await deployed.client.post(
+        deployed.url("saves", "/internal/keys/lookup"),
+        headers={TOKEN_HEADER: TOKEN, "Content-Type": "application/json"},
+        content=b'{"key_hash": "' + b"0" * 64 + b'", "padding": "' + b"x" * 200_000 + b'"}',
+    )
+    assert saved.status_code in (200, 404), saved.text

@@ -102,14 +102,29 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.head_bytes = 0
         self.reading_head = True
         self.refused = False
+        self.tail = b""
 
     def data_received(self, data: bytes) -> None:
         if self.reading_head:
-            self.head_bytes += len(data)
+            self.head_bytes += self.head_part(data)
             if self.head_bytes > self.head_limit:
                 self.refuse_head()
                 return
         super().data_received(data)
+
+    def head_part(self, data: bytes) -> int:
+        """How many bytes of `data` belong to the head being read: up to its blank line, if `data` holds it.
+
+        A body that arrives with its head is not the head's. `tail` keeps the last bytes of the previous
+        chunk, so that a blank line split between two chunks is found.
+        """
+        carried = self.tail
+        window = carried + data
+        self.tail = window[-3:]
+        ends = [found + len(mark) for mark in (b"\n\r\n", b"\n\n") if (found := window.find(mark)) >= 0]
+        if not ends:
+            return len(data)
+        return max(0, min(ends) - len(carried))
 
     def refuse_head(self) -> None:
         """Answers 431, then reads and drops what the client still sends for a moment before closing.
@@ -132,6 +147,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self.reading_head = False
         self.head_bytes = 0
+        self.tail = b""
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
