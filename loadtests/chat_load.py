@@ -64,6 +64,7 @@ from services.llm.budget import FleetBudget
 from services.llm.settings import BudgetSettings, ClaudeSettings
 from services.shared.local import Ports
 from services.simulator.config import SimulatorConfig
+from services.simulator.control_api import control_headers
 from services.worker.claude_estimate import KIND
 from services.worker.settings import WorkerSettings
 
@@ -83,6 +84,7 @@ class Bench:
         self.stack = stack
         self.redis_url = redis_url
         self.sim_url = f"http://{HOST}:{stack.ports.simulator}"
+        self.sim_headers = control_headers(stack.env_used["SIM_CONTROL_TOKEN"])  # `/_sim/*` needs the token
         self.metric_urls = [f"http://{HOST}:{stack.ports.chat}", *(f"http://{HOST}:{p}" for p in worker_ports)]
         self.seeded: list[Seeded] = []
         self.baseline_saves: list[Seeded] = []
@@ -205,7 +207,7 @@ async def run_phase(bench: Bench, client: httpx.AsyncClient, name: str, output_t
         for u, key in enumerate(bench.estimator_keys)
     ]
     # Its own client: the users' pool may hold connections to a simulator process restarted since.
-    observer = httpx.AsyncClient(timeout=CLIENT_TIMEOUT)
+    observer = httpx.AsyncClient(timeout=CLIENT_TIMEOUT, headers=bench.sim_headers)
     sampler = asyncio.create_task(sample_simulator(observer, bench.sim_url, phase.started, run.window))
     try:
         await asyncio.sleep(max(0.0, phase.ramp_s - phase.now()))
@@ -298,7 +300,7 @@ async def benchmark(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
                 base_url=stack.gateway_url, limits=CLIENT_LIMITS, timeout=CLIENT_TIMEOUT
             ) as client:
                 alone = await edit_turns_alone(client, bench, messages)
-                async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as control:
+                async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT, headers=bench.sim_headers) as control:
                     (await control.post(f"{bench.sim_url}/_sim/reset")).raise_for_status()
                 within = await run_phase(bench, client, "within", args.output_tpm)
                 await lower_output_limit(bench, args.over_output_tpm)

@@ -32,6 +32,7 @@ from loadtests.harness import isolated_stores, machine
 from services.devstack.resolve import Resolved
 from services.devstack.supervisor import Stack, create_demo_key
 from services.shared.local import Ports
+from services.simulator.control_api import control_headers
 
 BULLETS = 8
 
@@ -118,7 +119,9 @@ async def drive(stack: Stack, key: str, args: argparse.Namespace, run: Run) -> N
     sim_url = f"http://127.0.0.1:{stack.ports.simulator}"
     async with (
         httpx.AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=30) as api,
-        httpx.AsyncClient(base_url=sim_url, timeout=10) as sim,
+        httpx.AsyncClient(
+            base_url=sim_url, headers=control_headers(stack.env_used["SIM_CONTROL_TOKEN"]), timeout=10
+        ) as sim,
     ):
         await sim.post("/_sim/reset")
         jobs = [

@@ -10,8 +10,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-import uvicorn
-
 from services.shared import settings as service_settings
 from services.shared.local import LOCAL_PORTS
 from services.shared.observability import configure_logging
@@ -41,15 +39,18 @@ async def _use_local_stack_config() -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    from uvicorn.importer import import_from_string
+
     from services.shared.internal import SERVER_KEEPALIVE_S
+    from services.shared.serving import serve
 
     settings = get_service_settings()
-    uvicorn.run(
-        SERVICES[args.service],
-        factory=True,
-        host=args.host,
-        port=args.port,
-        log_level=settings.log_level.lower(),
+    app = import_from_string(SERVICES[args.service])()  # checks the deployment: may raise ConfigurationError
+    serve(
+        app,
+        args.host,
+        args.port,
+        settings.log_level.lower(),
         proxy_headers=False,
         timeout_graceful_shutdown=30,
         timeout_keep_alive=SERVER_KEEPALIVE_S,
@@ -59,10 +60,13 @@ def _serve(args: argparse.Namespace) -> None:
 def _worker(_: argparse.Namespace) -> None:
     from arq.worker import run_worker
 
+    from services.shared.deployment import require_deployment_ready
     from services.worker.arq_app import arq_worker
     from services.worker.settings import get_settings
 
-    run_worker(arq_worker(get_settings()))
+    settings = get_settings()
+    require_deployment_ready(settings, "worker", needs=("saves_url", "anthropic_api_key"))
+    run_worker(arq_worker(settings))
 
 
 async def _migrate() -> None:
@@ -190,7 +194,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pydantic import ValidationError
+
+    from services.shared.deployment import ConfigurationError
+
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (ConfigurationError, ValidationError) as exc:
+        # One clear message, not a traceback: the process was not given what it needs.
+        print(f"estimator {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     configure_logging(get_service_settings().log_level)
     if args.command == "run":
         from services.devstack.supervisor import run_stack

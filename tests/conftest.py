@@ -6,6 +6,7 @@ or rows. Both are real servers; nothing here is faked.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,10 @@ from tests.stores import isolated_stores
 
 if TYPE_CHECKING:
     from services.devstack.supervisor import Stack
+
+# Apps built in this process run as the local stack's do (the supervisor sets the same for its processes);
+# the tests of a deployment start real processes with ESTIMATOR_ENV=production (tests/test_secure_default.py).
+os.environ["ESTIMATOR_ENV"] = "development"
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,10 @@ from services.chat.context import ChatContext
 from services.chat.routes import router
 from services.chat.settings import get_settings
 from services.chat.unstored import store_unstored_turns
+from services.shared.deployment import internal_docs, require_deployment_ready
 from services.shared.errors import install_error_handlers
 from services.shared.gc_tuning import freeze_startup_objects
+from services.shared.http_limits import install_request_limits
 from services.shared.observability import install_observability
 
 
@@ -34,7 +36,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Estimator chat (internal)", lifespan=lifespan)
+    settings = get_settings()
+    require_deployment_ready(settings, "chat", needs=("saves_url", "anthropic_api_key"))
+    app = FastAPI(title="Estimator chat (internal)", lifespan=lifespan, **internal_docs(settings))
     install_error_handlers(app)
     app.include_router(router)
 
@@ -44,5 +48,6 @@ def create_app() -> FastAPI:
     async def redis_ready() -> None:
         await app.state.chat.redis.ping()
 
-    install_observability(app, "chat", {"saves": saves_ready, "redis": redis_ready})
+    install_observability(app, "chat", {"saves": saves_ready, "redis": redis_ready}, metrics_route=settings.development)
+    install_request_limits(app)
     return app

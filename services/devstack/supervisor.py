@@ -58,11 +58,14 @@ class Stack:
             SAVES_URL=urls(self.ports, self.host).saves,
             CHAT_URL=urls(self.ports, self.host).chat,
             INTERNAL_TOKEN=env.get("INTERNAL_TOKEN") or secrets.token_urlsafe(24),
+            # The local stack is development: laptop defaults allowed, /metrics and internal docs on each port.
+            ESTIMATOR_ENV="development",
         )
         if self.simulated:
             env.update(
                 ANTHROPIC_API_KEY=SIMULATED_KEY,
                 ANTHROPIC_BASE_URL=urls(self.ports, self.host).simulator,
+                SIM_CONTROL_TOKEN=env.get("SIM_CONTROL_TOKEN") or secrets.token_urlsafe(24),
             )
         env.update(self.extra_env)
         return env
@@ -225,6 +228,11 @@ def banner(stack: Stack, key: str) -> str:
             "Estimator is running.",
             f"  Gateway:   {stack.gateway_url}   (OpenAPI: {stack.gateway_url}/docs)",
             f"  Claude:    {claude}",
+            *(
+                [f"  Sim ctl:   X-Sim-Control-Token: {stack.env_used['SIM_CONTROL_TOKEN']}   (for /_sim/*)"]
+                if stack.simulated and "SIM_CONTROL_TOKEN" in stack.env_used
+                else []
+            ),
             f"  Redis:     {resolved.redis_url}{embedded_redis}",
             f"  Database:  {_redact(resolved.database_url)}{embedded_db}",
             f"  Demo key:  {key}",

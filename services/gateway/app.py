@@ -22,8 +22,10 @@ from services.gateway.single_flight import SingleFlight
 from services.gateway.state import GatewayState
 from services.llm.budget import FleetBudget
 from services.shared.apikeys import CACHE_OWNER, REVOKED_CHANNEL
+from services.shared.deployment import require_deployment_ready
 from services.shared.errors import install_error_handlers
 from services.shared.gc_tuning import freeze_startup_objects
+from services.shared.http_limits import install_request_limits
 from services.shared.internal import INTERNAL_KEEPALIVE_S
 from services.shared.jobs import JobStore
 from services.shared.observability import install_observability
@@ -80,6 +82,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     settings = get_settings()
+    require_deployment_ready(settings, "gateway", needs=("saves_url", "chat_url"))
     app = FastAPI(title="Estimator API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(estimates.router)
@@ -105,6 +108,8 @@ def create_app() -> FastAPI:
     async def chat_ready() -> None:
         (await app.state.gateway.chat.get("/healthz")).raise_for_status()
 
-    install_observability(app, "gateway", {"redis": redis_ready, "saves": saves_ready, "chat": chat_ready})
+    checks = {"redis": redis_ready, "saves": saves_ready, "chat": chat_ready}
+    install_observability(app, "gateway", checks, metrics_route=settings.development)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_request_limits(app)
     return app

@@ -6,10 +6,10 @@ from pydantic import Field
 
 from services.llm.settings import BudgetSettings
 from services.shared.local import LOCAL_URLS
-from services.shared.settings import JobSettings, ReadModelSettings, SavesPeerSettings, loader
+from services.shared.settings import HttpSettings, JobSettings, ReadModelSettings, SavesPeerSettings, loader
 
 
-class GatewaySettings(SavesPeerSettings, JobSettings, ReadModelSettings, BudgetSettings):
+class GatewaySettings(SavesPeerSettings, HttpSettings, JobSettings, ReadModelSettings, BudgetSettings):
     """The budget's limits are read only to export them as gauges: the gateway never calls Claude."""
 
     chat_url: str = Field(default=LOCAL_URLS.chat, description="where the chat service answers")

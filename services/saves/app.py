@@ -20,8 +20,10 @@ from sqlalchemy import text
 from services.saves.db import make_engine, make_sessionmaker
 from services.saves.routes import router
 from services.saves.settings import get_settings
+from services.shared.deployment import internal_docs, require_deployment_ready
 from services.shared.errors import ErrorStyle, install_error_handlers
 from services.shared.gc_tuning import freeze_startup_objects
+from services.shared.http_limits import install_request_limits
 from services.shared.observability import install_observability
 from services.shared.read_model import ReadModel
 from services.shared.redis import make_redis
@@ -59,7 +61,9 @@ def _is_data_exception(exc: BaseException) -> bool:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="estimator-saves", lifespan=lifespan)
+    settings = get_settings()
+    require_deployment_ready(settings, SERVICE_NAME, needs=("database_url",))
+    app = FastAPI(title="estimator-saves", lifespan=lifespan, **internal_docs(settings))
 
     async def database_ready() -> None:
         async with app.state.engine.connect() as connection:
@@ -80,6 +84,8 @@ def create_app() -> FastAPI:
         return ErrorStyle().render(request, 500, "internal_error", "internal error", None)
 
     app.add_exception_handler(sa_exc.DBAPIError, database_error)
-    install_observability(app, SERVICE_NAME, {"database": database_ready, "redis": redis_ready})
+    checks = {"database": database_ready, "redis": redis_ready}
+    install_observability(app, SERVICE_NAME, checks, metrics_route=settings.development)
     app.include_router(router)
+    install_request_limits(app)
     return app

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.shared.settings import ReadModelSettings, ServiceSettings, loader
+from services.shared.settings import HttpSettings, ReadModelSettings, ServiceSettings, loader
 
 
-class SavesSettings(ServiceSettings, ReadModelSettings):
+class SavesSettings(ServiceSettings, HttpSettings, ReadModelSettings):
     database_url: str = Field(
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/estimator",
         description="`sqlite+aiosqlite:///…` also works (the laptop fallback)",

@@ -32,8 +32,12 @@ def internal_headers(settings: ServiceSettings, owner: str | None = None) -> dic
 
 async def require_internal_token(token: Annotated[str, Header(alias=TOKEN_HEADER)] = "") -> None:
     """Async, like every dependency on a hot path: FastAPI runs plain functions in its thread pool."""
-    expected = get_service_settings().internal_token.get_secret_value()
-    if expected and not hmac.compare_digest(token.encode(), expected.encode()):
+    settings = get_service_settings()
+    expected = settings.internal_token.get_secret_value()
+    if not expected and not settings.development:
+        # Never open: a production process without a token refuses to start, and this refuses every call.
+        raise ApiError(401, "unauthorized", "this service has no internal token configured")
+    if not hmac.compare_digest(token.encode(), expected.encode()):
         raise ApiError(401, "unauthorized", "missing or invalid internal token")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from fastapi import APIRouter, FastAPI, Response
 from opentelemetry import trace
@@ -12,7 +12,10 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.shared.errors import error_response
@@ -63,8 +66,21 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
-def install_observability(app: FastAPI, service: str, checks: Mapping[str, ReadinessCheck]) -> None:
-    """Adds /healthz, /readyz (each named dependency probed) and /metrics, plus request metrics and traces."""
+def install_observability(
+    app: FastAPI,
+    service: str,
+    checks: Mapping[str, ReadinessCheck],
+    *,
+    metrics_route: bool = True,
+    registries: Iterable[CollectorRegistry] = (),
+) -> None:
+    """Adds /healthz, /readyz (each named dependency probed) and /metrics, plus request metrics and traces.
+
+    `metrics_route=False` keeps `/metrics` off this app: a deployed service serves it on its metrics port
+    instead (`metrics_app`), which the ingress does not route. `registries` are exported besides the
+    process-wide one (the simulator's own counters).
+    """
+    app.state.metrics_registries = (REGISTRY, *registries)
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
@@ -84,15 +100,31 @@ def install_observability(app: FastAPI, service: str, checks: Mapping[str, Readi
             return error_response(503, "dependency_unavailable", f"not ready: {detail}")
         return Response('{"status":"ready"}', media_type="application/json")
 
-    @router.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if metrics_route:
+
+        @router.get("/metrics")
+        async def metrics() -> Response:
+            return metrics_response(app)
 
     app.include_router(router)
     app.add_middleware(_MetricsMiddleware, service=service)
     if get_service_settings().otel_exporter_otlp_endpoint:
         _configure_tracing(service)
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+
+
+def metrics_response(app: FastAPI) -> Response:
+    registries: tuple[CollectorRegistry, ...] = app.state.metrics_registries
+    return Response(b"".join(generate_latest(registry) for registry in registries), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_app(app: FastAPI) -> Starlette:
+    """`/metrics` of `app` alone, for the metrics port (`METRICS_PORT`) beside the API port."""
+
+    async def metrics(_: Request) -> Response:
+        return metrics_response(app)
+
+    return Starlette(routes=[Route("/metrics", metrics)])
 
 
 def _configure_tracing(service: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,14 +20,19 @@ from services.shared.redis import KEY_PREFIX
 
 CONFIG = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 S = TypeVar("S", bound=BaseSettings)
+DEFAULT_METRICS_PORT = 9464
 _loaded: list[Callable[[], object]] = []
 
 
 class ServiceSettings(BaseSettings):
-    """What every service reads: Redis, the token between services, logs and traces."""
+    """What every service reads: the kind of deployment, Redis, the token between services, logs and traces."""
 
     model_config = CONFIG
 
+    estimator_env: Literal["production", "development"] = Field(
+        default="production",
+        description="`development` (the local stack and tests) relaxes the startup checks and shows internal docs",
+    )
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
         description="jobs, queue, events, rate limits, caches, read model and the Claude budget",
@@ -40,6 +45,33 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP collector; traces are exported only when set"
     )
+
+    @property
+    def development(self) -> bool:
+        return self.estimator_env == "development"
+
+
+class HttpSettings(BaseSettings):
+    """For the HTTP services: the port Prometheus scrapes, and the bounds on a request's head."""
+
+    model_config = CONFIG
+
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description=f"`/metrics` is served here, not on the API port (unset: {DEFAULT_METRICS_PORT}; development: off)",
+    )
+    max_header_bytes: int = Field(default=16_384, ge=1024, description="request headers over this in total get 431")
+    max_header_field_bytes: int = Field(
+        default=8_192, ge=256, description="one header line over this gets 431; a longer request target, 414"
+    )
+
+    def metrics_port_for(self, service: ServiceSettings) -> int:
+        """0 when off. Development serves `/metrics` on the API port as well, so it needs no port of its own."""
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return 0 if service.development else DEFAULT_METRICS_PORT
 
 
 class SavesPeerSettings(ServiceSettings):
@@ -83,3 +115,4 @@ def reload() -> None:
 
 
 get_service_settings = loader(ServiceSettings)
+get_http_settings = loader(HttpSettings)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from services.shared.observability import configure_logging
+from services.shared.serving import serve
 from services.shared.settings import get_service_settings
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig
@@ -13,7 +12,7 @@ from services.simulator.config import SimulatorConfig
 def main() -> None:
     config = SimulatorConfig()
     configure_logging(get_service_settings().log_level)
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning")
+    serve(create_app(config), config.host, config.port, "warning")
 
 
 if __name__ == "__main__":

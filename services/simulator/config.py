@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.shared.local import LOCAL_PORTS
@@ -31,3 +31,6 @@ class SimulatorConfig(BaseSettings):
     cache_max_entries: int = Field(default=10_000, ge=1)
     ping_interval_s: float = Field(default=10.0, gt=0)
     faults: list[FaultSpec] = Field(default_factory=list)
+    control_token: SecretStr = Field(
+        default=SecretStr(""), description="`X-Sim-Control-Token` the control API (`/_sim/*`) needs; unset: off"
+    )

@@ -1,21 +1,36 @@
-"""The simulator's own controls (`/_sim/*`) and its metrics, for load tests and the tests of other services."""
+"""The simulator's own controls (`/_sim/*`), for load tests and the tests of other services.
+
+They can make every caller fail (a fault is armed for the whole simulator), so they need a token:
+`SIM_CONTROL_TOKEN`, sent as `X-Sim-Control-Token`. Without a configured token they are off (403).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hmac
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from fastapi import APIRouter, Depends, Header
 
+from services.simulator.errors import SimulatorError
 from services.simulator.faults import FaultSpec
 from services.simulator.simulator import Simulator
-from services.simulator.stats import StatsCollector
+
+CONTROL_TOKEN_HEADER = "X-Sim-Control-Token"
 
 
-def control_router(simulator: Simulator) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-    own_metrics = CollectorRegistry(auto_describe=True)
-    own_metrics.register(StatsCollector(simulator.stats))
+def control_headers(token: str) -> dict[str, str]:
+    """What a caller of `/_sim/*` sends."""
+    return {CONTROL_TOKEN_HEADER: token}
+
+
+def control_router(simulator: Simulator, token: str) -> APIRouter:
+    async def authorised(given: Annotated[str, Header(alias=CONTROL_TOKEN_HEADER)] = "") -> None:
+        if not token:
+            raise SimulatorError(403, "permission_error", "the control API is off: SIM_CONTROL_TOKEN is not set")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise SimulatorError(401, "authentication_error", f"missing or invalid {CONTROL_TOKEN_HEADER}")
+
+    router = APIRouter(include_in_schema=False, dependencies=[Depends(authorised)])
 
     def pending() -> dict[str, Any]:
         return {"pending": [spec.model_dump() for spec in simulator.faults.pending()]}
@@ -37,10 +52,5 @@ def control_router(simulator: Simulator) -> APIRouter:
     async def reset() -> dict[str, str]:
         simulator.reset()
         return {"status": "reset"}
-
-    @router.get("/metrics")
-    async def metrics() -> Response:
-        """Process-wide HTTP metrics plus this instance's counters (registered per app, never globally)."""
-        return Response(generate_latest(REGISTRY) + generate_latest(own_metrics), media_type=CONTENT_TYPE_LATEST)
 
     return router

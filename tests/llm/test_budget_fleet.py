@@ -15,6 +15,7 @@ import pytest
 
 from services.devstack.supervisor import Stack, create_demo_key
 from tests.api import bearer, estimate, requirements, wait_for_job
+from tests.sim_control import stack_control_headers
 from tests.stacks import isolated_stack, on_stores
 
 LIMITS = {"rpm": "60", "input_tpm": "200000", "output_tpm": "6000"}
@@ -61,7 +62,8 @@ async def test_a_full_queue_causes_no_upstream_429_and_chat_is_still_answered(ti
         assert any(status != "succeeded" for status in pending), "chat was only answered after the queue drained"
         finished = await asyncio.gather(*(wait_for_job(client, j, attempts=1200) for j in job_ids))
     assert [s["status"] for s in finished] == ["succeeded"] * len(job_ids)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{tight_fleet.ports.simulator}") as sim:
+    simulator = f"http://127.0.0.1:{tight_fleet.ports.simulator}"
+    async with httpx.AsyncClient(base_url=simulator, headers=stack_control_headers(tight_fleet)) as sim:
         stats = (await sim.get("/_sim/stats")).json()
     assert stats["rate_limited"] == 0
     assert stats["requests"] == len(job_ids) + 2, "every call was admitted first time: nothing was retried"

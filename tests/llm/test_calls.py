@@ -20,6 +20,7 @@ from services.llm.settings import BudgetSettings
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig
 from tests.github_stub import ThreadServer
+from tests.sim_control import SIM_CONTROL_HEADERS, SIM_CONTROL_TOKEN
 
 PRICE = ModelPrice(input=3, output=15, cache_write=3.75, cache_read=0.3)
 SIM = "http://sim"
@@ -33,8 +34,10 @@ async def budget(redis_url: str) -> AsyncIterator[FleetBudget]:
 
 
 def _claude() -> tuple[anthropic.AsyncAnthropic, httpx2.AsyncClient]:
-    config = SimulatorConfig(tokens_per_second=1e9, first_token_latency_s=0)
-    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=create_app(config)), base_url=SIM)
+    config = SimulatorConfig(tokens_per_second=1e9, first_token_latency_s=0, control_token=SIM_CONTROL_TOKEN)
+    http = httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=create_app(config)), base_url=SIM, headers=SIM_CONTROL_HEADERS
+    )
     return anthropic.AsyncAnthropic(api_key="k", base_url=SIM, max_retries=0, http_client=http), http
 
 
@@ -66,12 +69,12 @@ async def test_a_server_error_is_retried(budget: FleetBudget) -> None:
 
 
 async def test_timeouts_are_retried_until_the_deadline_then_reported(budget: FleetBudget) -> None:
-    slow = create_app(SimulatorConfig(tokens_per_second=1e9, first_token_latency_s=3))
+    slow = create_app(SimulatorConfig(tokens_per_second=1e9, first_token_latency_s=3, control_token=SIM_CONTROL_TOKEN))
     with ThreadServer(slow) as server:  # a real socket: in-process transports have no timeouts
         claude = anthropic.AsyncAnthropic(api_key="k", base_url=server.url, max_retries=0, timeout=0.3)
         with pytest.raises(ClaudeCallError) as failure:
             await _ask(budget, claude, 2)
-        async with httpx.AsyncClient(base_url=server.url) as sim:
+        async with httpx.AsyncClient(base_url=server.url, headers=SIM_CONTROL_HEADERS) as sim:
             stats = (await sim.get("/_sim/stats")).json()
     assert failure.value.code == "claude_unavailable"
     assert stats["requests"] >= 2

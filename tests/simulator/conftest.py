@@ -20,6 +20,7 @@ from services.estimation.rate_card import RateCard
 from services.estimation.schema import edit_tool
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig
+from tests.sim_control import SIM_CONTROL_HEADERS, SIM_CONTROL_TOKEN
 
 MODEL = "claude-sonnet-4-6"
 BASE_URL = "http://sim"
@@ -53,13 +54,16 @@ SimFactory = Callable[..., Awaitable[Sim]]
 
 @pytest.fixture
 async def make_sim() -> AsyncIterator[SimFactory]:
-    """Builds a fresh simulator; fast pacing unless a test overrides it, and no SDK retries."""
+    """Builds a fresh simulator; fast pacing unless a test overrides it, no SDK retries, the control token sent."""
     opened: list[httpx2.AsyncClient] = []
 
     async def make(**overrides: Any) -> Sim:
-        config = SimulatorConfig(**{"tokens_per_second": 1e9, "first_token_latency_s": 0.0, **overrides})
+        defaults = {"tokens_per_second": 1e9, "first_token_latency_s": 0.0, "control_token": SIM_CONTROL_TOKEN}
+        config = SimulatorConfig(**{**defaults, **overrides})
         app = create_app(config)
-        http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE_URL)
+        http = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url=BASE_URL, headers=SIM_CONTROL_HEADERS
+        )
         opened.append(http)
         claude = anthropic.AsyncAnthropic(api_key="sk-test", base_url=BASE_URL, max_retries=0, http_client=http)
         return Sim(claude=claude, http=http)

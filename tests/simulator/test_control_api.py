@@ -1,11 +1,14 @@
-"""The simulator's own controls: counters as JSON and Prometheus text, pending faults, reset."""
+"""The simulator's own controls: counters as JSON and Prometheus text, pending faults, reset, and their token."""
 
 from __future__ import annotations
 
 import anthropic
 import pytest
 
-from tests.simulator.conftest import MODEL, Sim
+from services.simulator.control_api import CONTROL_TOKEN_HEADER
+from tests.simulator.conftest import MODEL, Sim, SimFactory
+
+CONTROLS = [("GET", "/_sim/stats"), ("GET", "/_sim/faults"), ("POST", "/_sim/faults"), ("POST", "/_sim/reset")]
 
 
 async def test_stats_count_requests_refusals_and_output(sim: Sim) -> None:
@@ -42,3 +45,26 @@ async def test_pending_faults_are_listed_and_reset_clears_everything(sim: Sim) -
     assert [(fault["kind"], fault["count"]) for fault in before] == [("overloaded", 3)]
     assert (await sim.http.get("/_sim/faults")).json()["pending"] == []
     assert set((await sim.http.get("/_sim/stats")).json().values()) == {0}
+
+
+@pytest.mark.parametrize(("method", "path"), CONTROLS)
+async def test_the_controls_need_the_token(sim: Sim, method: str, path: str) -> None:
+    for token in ("", "not-the-token"):
+        refused = await sim.http.request(
+            method, path, headers={CONTROL_TOKEN_HEADER: token}, json={"kind": "spend_limit", "count": 1}
+        )
+        assert refused.status_code == 401
+        assert refused.json()["error"]["type"] == "authentication_error"
+    assert (await sim.http.get("/_sim/faults")).json()["pending"] == [], "no fault was armed without the token"
+
+
+@pytest.mark.parametrize(("method", "path"), CONTROLS)
+async def test_without_a_configured_token_the_controls_are_off(make_sim: SimFactory, method: str, path: str) -> None:
+    sim = await make_sim(control_token="")
+    for token in ("", "anything"):
+        refused = await sim.http.request(
+            method, path, headers={CONTROL_TOKEN_HEADER: token}, json={"kind": "spend_limit", "count": 1}
+        )
+        assert refused.status_code == 403
+    answer = await sim.claude.messages.create(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "Hi"}])
+    assert answer.content, "the Messages API itself needs no control token"

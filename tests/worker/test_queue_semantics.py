@@ -20,6 +20,7 @@ import httpx
 
 from services.devstack.supervisor import Stack, create_demo_key
 from tests.api import bearer, requirements, wait_for_job
+from tests.sim_control import stack_control_headers
 from tests.stacks import isolated_stack, on_stores
 
 # ARQ leases a running job for its timeout plus 10 s; a replacement worker waits that out before rerunning it.
@@ -82,7 +83,11 @@ async def running_stack(
         key = await create_demo_key(stack.env_used, owner=f"queue-{uuid.uuid4().hex[:8]}")
         async with (
             httpx.AsyncClient(base_url=stack.gateway_url, headers=bearer(key), timeout=30) as api,
-            httpx.AsyncClient(base_url=f"http://{stack.host}:{stack.ports.simulator}", timeout=30) as simulator,
+            httpx.AsyncClient(
+                base_url=f"http://{stack.host}:{stack.ports.simulator}",
+                headers=stack_control_headers(stack),
+                timeout=30,
+            ) as simulator,
         ):
             yield Running(stack, api, simulator)
     finally:

@@ -27,6 +27,7 @@ from services.worker.settings import WorkerSettings
 from services.worker.tasks import run_estimation
 from tests.api import requirements
 from tests.github_stub import free_port
+from tests.sim_control import SIM_CONTROL_HEADERS, SIM_CONTROL_TOKEN
 
 SIM = "http://sim"
 
@@ -43,8 +44,13 @@ async def worker(stack: Stack) -> AsyncIterator[tuple[WorkerContext, httpx2.Asyn
         llm_budget_prefix=f"test:tasks:{uuid.uuid4().hex[:8]}",
     )
     sim_http = httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=create_app(SimulatorConfig(tokens_per_second=1e9, first_token_latency_s=0))),
+        transport=httpx2.ASGITransport(
+            app=create_app(
+                SimulatorConfig(tokens_per_second=1e9, first_token_latency_s=0, control_token=SIM_CONTROL_TOKEN)
+            )
+        ),
         base_url=SIM,
+        headers=SIM_CONTROL_HEADERS,
     )
     context = WorkerContext.open(settings)
     context.claude = anthropic.AsyncAnthropic(api_key="sk-test", base_url=SIM, max_retries=0, http_client=sim_http)
