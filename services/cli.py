@@ -86,6 +86,7 @@ async def _keys(args: argparse.Namespace) -> int:
             if args.keys_command == "create":
                 key_id, key = await create_key(session, args.owner)
                 await session.commit()
+                await _mirror(settings, key, args.owner)
                 if args.quiet:
                     print(key)
                 else:
@@ -103,6 +104,22 @@ async def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _mirror(settings: ServiceSettings, key: str, owner: str) -> None:
+    """Lets every gateway authenticate the new key from Redis, even while the saves service is down."""
+    from redis.exceptions import RedisError
+
+    from services.shared.apikeys import hash_key, mirror_owners
+    from services.shared.redis import make_redis
+
+    redis = make_redis(settings.redis_url)
+    try:
+        await mirror_owners(redis, {hash_key(key): owner})
+    except (OSError, RedisError):
+        print("warning: Redis unreachable; gateways will look the key up in the saves service", file=sys.stderr)
+    finally:
+        await redis.aclose()
+
+
 async def _announce(settings: ServiceSettings, key_hashes: list[str]) -> None:
     """Makes the revocation effective at once on every gateway (their caches hear it from Redis)."""
     from redis.exceptions import RedisError
@@ -118,7 +135,8 @@ async def _announce(settings: ServiceSettings, key_hashes: list[str]) -> None:
         await announce_revocations(redis, key_hashes, marker_ttl_s=gateways.auth_cache_ttl_s + REVOKED_MARKER_MARGIN_S)
     except (OSError, RedisError):
         print(
-            "warning: Redis unreachable; gateways may accept the key until their cache expires",
+            "warning: Redis unreachable; gateways may accept the key until a saves replica restarts"
+            " (which resyncs the key mirror) or until their cache expires",
             file=sys.stderr,
         )
     finally:
