@@ -57,12 +57,10 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _worker(_: argparse.Namespace) -> None:
-    from arq.worker import run_worker
-
-    from services.worker.arq_app import arq_worker
+    from services.worker.arq_app import create_worker
     from services.worker.settings import get_settings
 
-    run_worker(arq_worker(get_settings()))
+    create_worker(get_settings()).run()
 
 
 async def _migrate() -> None:
