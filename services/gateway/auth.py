@@ -6,9 +6,11 @@ cache of what the saves service answered), then the saves service, so that neith
 key needs the saves service while Redis holds its mirror. A revocation (`estimator keys revoke`) removes the
 key from Redis and, by pub/sub, from every process's cache at once.
 
-Failed authentications are counted per client address (`AUTH_FAILURE_LIMIT`): an address that has spent
-them gets 429 before its unknown keys reach the saves service. A valid key found in memory or in Redis is
-never refused for them, so one misbehaving client behind a shared address does not lock the others out.
+Failed authentications are counted per client address (`AUTH_FAILURE_LIMIT`), and a key Redis knows
+nothing of is counted before it is asked of the saves service (so however many arrive at once, an address
+costs the saves service at most the limit's lookups in a window): an address that has spent them gets 429.
+A valid key found in memory or in Redis is never refused for them, so one misbehaving client behind a
+shared address does not lock the others out.
 """
 
 from __future__ import annotations
@@ -33,16 +35,18 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
 
 
-async def _owner_for(request: Request, state: GatewayState, key_hash: str) -> str:
+async def _owner_for(request: Request, state: GatewayState, key_hash: str) -> tuple[str, bool]:
+    """The key's owner or _UNKNOWN, and whether the lookup was already counted as a failure."""
     cached = state.keys.get(key_hash)
     if cached is not None:
-        return cached
+        return cached, False
     # Every user of a key misses at the same moment when its entry expires: one lookup serves them all.
     owner = await state.key_lookups.do(key_hash, lambda: _from_redis(state, key_hash))
-    if owner == _NOT_IN_REDIS:
-        await state.limits.check_auth_failures(request)  # before the saves service is asked
-        owner = await state.key_lookups.do(_FROM_SAVES + key_hash, lambda: _from_saves(state, key_hash))
-    return owner
+    if owner != _NOT_IN_REDIS:
+        return owner, False
+    # Counted before the saves service is asked: 429 here if this address has no failure left.
+    await state.limits.auth_failed(request)
+    return await state.key_lookups.do(_FROM_SAVES + key_hash, lambda: _from_saves(state, key_hash)), True
 
 
 async def _from_redis(state: GatewayState, key_hash: str) -> str:
@@ -93,9 +97,10 @@ async def authenticate(request: Request) -> str:
     if len(key) > MAX_KEY_CHARS:
         await state.limits.auth_failed(request)
         raise _unauthorized("unknown API key")
-    owner = await _owner_for(request, state, hash_key(key))
+    owner, counted = await _owner_for(request, state, hash_key(key))
     if owner == _UNKNOWN:
-        await state.limits.auth_failed(request)  # 429 once this address has spent its failures
+        if not counted:
+            await state.limits.auth_failed(request)  # 429 once this address has spent its failures
         raise _unauthorized("unknown API key")
     return owner
 

@@ -75,12 +75,6 @@ class RateLimits:
         reset_in = max(1, math.ceil(stats.reset_time - time.time()))
         return _Outcome(allowed, rule.amount, max(0, stats.remaining), reset_in)
 
-    async def check_auth_failures(self, request: Request) -> None:
-        """429 if the client's address has no failed authentication left in the window (counts nothing)."""
-        identity = ("auth-failures", "ip", self.client_ip(request))
-        if not await self.limiter.test(self.auth_failures, *identity):
-            await self._refuse_auth(identity)
-
     async def auth_failed(self, request: Request) -> None:
         """Counts one failed authentication of the client's address; 429 if it had none left."""
         identity = ("auth-failures", "ip", self.client_ip(request))
