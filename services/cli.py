@@ -58,15 +58,13 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _worker(_: argparse.Namespace) -> None:
-    from arq.worker import run_worker
-
     from services.shared.deployment import require_deployment_ready
-    from services.worker.arq_app import arq_worker
+    from services.worker.arq_app import create_worker
     from services.worker.settings import get_settings
 
     settings = get_settings()
     require_deployment_ready(settings, "worker", needs=("saves_url", "anthropic_api_key"))
-    run_worker(arq_worker(settings))
+    create_worker(settings).run()
 
 
 async def _migrate() -> None:
@@ -90,6 +88,7 @@ async def _keys(args: argparse.Namespace) -> int:
             if args.keys_command == "create":
                 key_id, key = await create_key(session, args.owner)
                 await session.commit()
+                await _mirror(settings, key, args.owner)
                 if args.quiet:
                     print(key)
                 else:
@@ -107,6 +106,22 @@ async def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _mirror(settings: ServiceSettings, key: str, owner: str) -> None:
+    """Lets every gateway authenticate the new key from Redis, even while the saves service is down."""
+    from redis.exceptions import RedisError
+
+    from services.shared.apikeys import hash_key, mirror_owners
+    from services.shared.redis import make_redis
+
+    redis = make_redis(settings.redis_url)
+    try:
+        await mirror_owners(redis, {hash_key(key): owner})
+    except (OSError, RedisError):
+        print("warning: Redis unreachable; gateways will look the key up in the saves service", file=sys.stderr)
+    finally:
+        await redis.aclose()
+
+
 async def _announce(settings: ServiceSettings, key_hashes: list[str]) -> None:
     """Makes the revocation effective at once on every gateway (their caches hear it from Redis)."""
     from redis.exceptions import RedisError
@@ -122,7 +137,8 @@ async def _announce(settings: ServiceSettings, key_hashes: list[str]) -> None:
         await announce_revocations(redis, key_hashes, marker_ttl_s=gateways.auth_cache_ttl_s + REVOKED_MARKER_MARGIN_S)
     except (OSError, RedisError):
         print(
-            "warning: Redis unreachable; gateways may accept the key until their cache expires",
+            "warning: Redis unreachable; gateways may accept the key until a saves replica restarts"
+            " (which resyncs the key mirror) or until their cache expires",
             file=sys.stderr,
         )
     finally:

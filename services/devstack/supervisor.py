@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,23 @@ from services.shared.local import LOCAL_PORTS, Ports, urls
 
 SIMULATED_KEY = "sk-simulated"
 HEALTH_TIMEOUT_S = 60.0
+SERVER_GRACE_S = 30
+"""How long uvicorn lets requests in flight finish after SIGTERM (`timeout_graceful_shutdown` in services/cli.py)."""
+STOP_MARGIN_S = 15
+"""Beyond a process's own drain time, before it is killed: closing connections, shutdown hooks, a slow machine."""
+
+
+def stop_timeout_s(name: str, env: Mapping[str, str]) -> float:
+    """How long `name` may take to exit after SIGTERM before it gets SIGKILL: its drain time plus a margin.
+
+    What a cluster must give each pod as well (Kubernetes: `terminationGracePeriodSeconds`).
+    """
+    if name.startswith("worker"):
+        from services.worker.settings import WorkerSettings
+
+        default = WorkerSettings.model_fields["worker_drain_s"].default
+        return float(env.get("WORKER_DRAIN_S") or default) + STOP_MARGIN_S
+    return SERVER_GRACE_S + STOP_MARGIN_S
 
 
 @dataclass
@@ -175,18 +193,23 @@ class Stack:
                     await asyncio.sleep(0.2)
 
     def stop(self, names: list[str] | None = None, sig: int = signal.SIGTERM) -> None:
+        """Signals every chosen process at once, then waits for each until its drain time (plus a margin)
+        from the signal has passed before killing it: a worker gets `WORKER_DRAIN_S` to finish its jobs."""
         chosen = names or list(self.processes)
+        env = self.env_used or self.env()
         for name in chosen:
             process = self.processes.get(name)
             if process and process.poll() is None:
                 process.send_signal(sig)
+        signalled = time.monotonic()
         for name in chosen:
             process = self.processes.pop(name, None)
             if process is None:
                 continue
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=max(0.0, signalled + stop_timeout_s(name, env) - time.monotonic()))
             except subprocess.TimeoutExpired:
+                print(f"{name} did not stop in {stop_timeout_s(name, env):.0f} s; killing it", file=sys.stderr)
                 process.kill()
                 process.wait()
         if names is None and self.embedded_redis is not None:

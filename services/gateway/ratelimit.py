@@ -1,7 +1,8 @@
 """Request rate limits shared by every gateway replica (Redis-backed moving windows from `limits`).
 
 Each limited route is counted twice, per client IP and per API key, and refused when either is spent,
-so neither many keys behind one address nor one key spread over many addresses gets around it.
+so neither many keys behind one address nor one key spread over many addresses gets around it. Failed
+authentications are counted per client IP alone (`AUTH_FAILURE_LIMIT`), see `services/gateway/auth.py`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class RateLimits:
             "estimate": parse(settings.estimate_rate_limit),
             "chat": parse(settings.chat_rate_limit),
         }
+        self.auth_failures = parse(settings.auth_failure_limit)
         self.trusted = [ipaddress.ip_network(net, strict=False) for net in settings.trusted_proxies]
 
     def client_ip(self, request: Request) -> str:
@@ -72,6 +74,22 @@ class RateLimits:
         stats = await self.limiter.get_window_stats(rule, *identity)
         reset_in = max(1, math.ceil(stats.reset_time - time.time()))
         return _Outcome(allowed, rule.amount, max(0, stats.remaining), reset_in)
+
+    async def auth_failed(self, request: Request) -> None:
+        """Counts one failed authentication of the client's address; 429 if it had none left."""
+        identity = ("auth-failures", "ip", self.client_ip(request))
+        if not await self.limiter.hit(self.auth_failures, *identity):
+            await self._refuse_auth(identity)
+
+    async def _refuse_auth(self, identity: tuple[str, ...]) -> None:
+        stats = await self.limiter.get_window_stats(self.auth_failures, *identity)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many failed authentications from this address; retry in {retry_after}s",
+            {"Retry-After": str(retry_after), "RateLimit-Limit": str(self.auth_failures.amount)},
+        )
 
     async def check(self, name: str, request: Request, response: Response, owner: str) -> None:
         rule = self.rules[name]

@@ -17,6 +17,9 @@ class GatewaySettings(SavesPeerSettings, HttpSettings, JobSettings, ReadModelSet
     max_body_bytes: int = Field(default=2_097_152, ge=1, description="request bodies over this get 413")
     estimate_rate_limit: str = Field(default="5/minute", description="per client address and per API key")
     chat_rate_limit: str = Field(default="20/minute", description="per client address and per API key")
+    auth_failure_limit: str = Field(
+        default="20/minute", description="failed authentications per client address, then 429"
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list, description="networks whose X-Forwarded-For is believed (JSON list)"
     )

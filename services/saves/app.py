@@ -14,9 +14,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
+from services.saves import key_mirror
 from services.saves.db import make_engine, make_sessionmaker
 from services.saves.routes import router
 from services.saves.settings import get_settings
@@ -31,6 +34,8 @@ from services.shared.redis import make_redis
 SERVICE_NAME = "saves"
 log = logging.getLogger(__name__)
 
+log = logging.getLogger(__name__)
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,6 +45,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.read_model = ReadModel(redis, settings.read_model_ttl_s)
+    try:
+        await key_mirror.resync(app.state.sessionmaker, redis)
+    except (OSError, RedisError, SQLAlchemyError):
+        # Gateways still ask this service for what the mirror lacks; the next start tries again.
+        log.exception("could not resync the API key mirror")
     freeze_startup_objects()
     try:
         yield

@@ -13,8 +13,15 @@ class WorkerSettings(SavesPeerSettings, JobSettings, ClaudeSettings, BudgetSetti
     github_api_url: str = Field(default="https://api.github.com", description="GitHub REST API base URL")
     github_token: SecretStr = Field(default=SecretStr(""), description="optional; a higher GitHub rate limit")
     github_timeout_s: float = Field(default=15.0, gt=0, description="timeout of each GitHub call")
-    job_timeout_s: int = Field(default=600, ge=5, description="ARQ's lease on a running job is this plus 10 s")
-    worker_drain_s: int = Field(default=60, ge=0, description="on SIGTERM, time running jobs get to finish")
+    job_timeout_s: int = Field(default=600, ge=5, description="how long one try of an estimation may run")
+    worker_lease_s: float = Field(
+        default=60.0,
+        ge=2,
+        description="a running job's lease, renewed every quarter of it: a dead worker's job is rerun after this",
+    )
+    worker_drain_s: int = Field(
+        default=60, ge=0, description="on SIGTERM, time running jobs get to finish (grace period: this + 15 s)"
+    )
     worker_max_jobs: int = Field(default=10, ge=1, le=1000, description="jobs one worker runs at once")
     worker_max_tries: int = Field(default=3, ge=1, le=20, description="attempts before a job fails")
     worker_metrics_host: str = Field(default="127.0.0.1", description="where /healthz, /readyz, /metrics listen")
