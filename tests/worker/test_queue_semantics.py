@@ -140,7 +140,7 @@ async def test_a_job_that_outlives_its_lease_keeps_it_while_its_worker_lives(
 ) -> None:
     lease_s = 2
     async with running_stack(
-        tmp_path, redis_url, database_url, github_stub, WORKER_LEASE_S=str(lease_s), SIM_TOKENS_PER_SECOND="100"
+        tmp_path, redis_url, database_url, github_stub, WORKER_LEASE_S=str(lease_s), SIM_TOKENS_PER_SECOND="25"
     ) as running:
         running.stack.start_worker("worker-1")  # idle, and looking for jobs whose lease ran out
         started = time.monotonic()
