@@ -55,17 +55,16 @@ from loadtests.chat_users import SCOPE_CHANGES, Load, Phase, TurnRecord, chat_tu
 from loadtests.cpu import CpuClock
 from loadtests.harness import isolated_stores, machine
 from loadtests.read_stack import HOST, free_port
-from services.chat.allowance import INITIAL, CallKind, TurnKind, allowance_kind
+from services.chat.allowance import INITIAL, CallKind, TurnKind, allowance_kind, chat_allowance
 from services.chat.settings import ChatSettings
 from services.devstack.resolve import Resolved
 from services.devstack.supervisor import Stack
-from services.llm.allowance import OutputAllowance
 from services.llm.budget import FleetBudget
 from services.llm.settings import BudgetSettings, ClaudeSettings
 from services.shared.local import Ports
 from services.simulator.config import SimulatorConfig
 from services.simulator.control_api import control_headers
-from services.worker.claude_estimate import KIND
+from services.worker.claude_estimate import KIND, estimate_allowance
 from services.worker.settings import WorkerSettings
 
 SIM_DEFAULTS = SimulatorConfig.model_fields
@@ -164,29 +163,17 @@ async def learned_allowances(redis_url: str) -> dict[str, int]:
     chat = ChatSettings()
     worker = WorkerSettings()
     redis = aioredis.Redis.from_url(redis_url)
-    chat_allowance = OutputAllowance(
-        redis,
-        chat.chat_key_prefix,
-        chat.chat_allowance_quantile,
-        floor=chat.chat_min_tokens,
-        ceiling=chat.chat_max_tokens,
-    )
-    estimate_allowance = OutputAllowance(
-        redis,
-        f"{worker.llm_budget_prefix}:allowance",
-        worker.estimate_allowance_quantile,
-        floor=worker.estimate_min_tokens,
-        ceiling=worker.estimate_max_tokens,
-    )
+    chat_learner = chat_allowance(redis, chat)
+    estimate_learner = estimate_allowance(redis, worker)
     kinds: tuple[TurnKind, ...] = ("answer", "revision")
     calls: tuple[CallKind, ...] = ("first", "follow")
     try:
         learned = {
-            f"{kind}/{call}": await chat_allowance.tokens(allowance_kind(kind, call), INITIAL[(kind, call)])
+            f"{kind}/{call}": await chat_learner.tokens(allowance_kind(kind, call), INITIAL[(kind, call)])
             for kind in kinds
             for call in calls
         }
-        learned["estimate"] = await estimate_allowance.tokens(KIND, worker.estimate_max_tokens)
+        learned["estimate"] = await estimate_learner.tokens(KIND, worker.estimate_max_tokens)
         return learned
     finally:
         await redis.aclose()

@@ -11,6 +11,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+import redis.asyncio as aioredis
+
+from services.chat.settings import ChatSettings
+from services.llm.allowance import OutputAllowance
+
 TurnKind = Literal["answer", "revision"]
 CallKind = Literal["first", "follow"]
 INITIAL: dict[tuple[TurnKind, CallKind], int] = {
@@ -34,3 +39,14 @@ def predict_kind(message: str) -> TurnKind:
 
 def allowance_kind(turn: TurnKind, call: CallKind) -> str:
     return f"{turn}:{call}"
+
+
+def chat_allowance(redis: aioredis.Redis, settings: ChatSettings) -> OutputAllowance:
+    """The learner every chat replica (and anything reading what chat reserves) shares."""
+    return OutputAllowance(
+        redis,
+        settings.chat_key_prefix,
+        settings.chat_allowance_quantile,
+        floor=settings.chat_min_tokens,
+        ceiling=settings.chat_max_tokens,
+    )

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from anthropic import AsyncAnthropic
 from fastapi import Depends, Request
 
+from services.chat.allowance import chat_allowance
 from services.chat.settings import ChatSettings
 from services.chat.turns import Turns
 from services.llm.allowance import OutputAllowance
@@ -37,13 +38,7 @@ class ChatContext:
             saves=SavesClient(settings),
             redis=redis,
             budget=FleetBudget(redis, settings),
-            allowance=OutputAllowance(
-                redis,
-                settings.chat_key_prefix,
-                settings.chat_allowance_quantile,
-                floor=settings.chat_min_tokens,
-                ceiling=settings.chat_max_tokens,
-            ),
+            allowance=chat_allowance(redis, settings),
             turns=Turns(redis, settings.chat_key_prefix, settings.chat_turn_lease_s),
         )
 

@@ -148,7 +148,13 @@ class Turn:
                 CONTINUATIONS.labels(self.kind).inc()
             # Each continuation reserves the learned allowance again; only the last may take the ceiling.
             max_tokens = allowance.ceiling if attempt == MAX_CONTINUATIONS else learned
-            blocks, stop_reason, used = await self._call([*messages, *([prefill] if prefill else [])], max_tokens)
+            try:
+                blocks, stop_reason, used = await self._call([*messages, *([prefill] if prefill else [])], max_tokens)
+            except ClaudeCallError:
+                if not attempt:
+                    raise
+                # What the earlier calls wrote is paid for and already streamed: keep it, cut as it is.
+                break
             answer.extend(blocks, stop_reason)
             output += used
             if stop_reason != "max_tokens":

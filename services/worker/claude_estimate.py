@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import redis.asyncio as aioredis
 from anthropic import AsyncAnthropic
 from anthropic.types import Message
 from pydantic import ValidationError
@@ -25,6 +26,17 @@ from services.shared.contracts import Usage
 from services.worker.settings import WorkerSettings
 
 KIND = "estimate"
+
+
+def estimate_allowance(redis: aioredis.Redis, settings: WorkerSettings) -> OutputAllowance:
+    """The learner every worker (and anything reading what estimations reserve) shares."""
+    return OutputAllowance(
+        redis,
+        f"{settings.llm_budget_prefix}:allowance",
+        settings.estimate_allowance_quantile,
+        floor=settings.estimate_min_tokens,
+        ceiling=settings.estimate_max_tokens,
+    )
 
 
 async def estimate_with_claude(

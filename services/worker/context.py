@@ -14,6 +14,7 @@ from services.llm.client import make_client
 from services.shared.jobs import JobStore
 from services.shared.redis import make_redis
 from services.shared.saves_client import SavesClient
+from services.worker.claude_estimate import estimate_allowance
 from services.worker.github import make_github_client
 from services.worker.settings import WorkerSettings
 
@@ -40,13 +41,7 @@ class WorkerContext:
             github=make_github_client(settings),
             saves=SavesClient(settings),
             budget=FleetBudget(redis, settings),
-            allowance=OutputAllowance(
-                redis,
-                f"{settings.llm_budget_prefix}:allowance",
-                settings.estimate_allowance_quantile,
-                floor=settings.estimate_min_tokens,
-                ceiling=settings.estimate_max_tokens,
-            ),
+            allowance=estimate_allowance(redis, settings),
         )
 
     async def close(self) -> None:

@@ -21,7 +21,7 @@ def drain(*_):
     sys.exit(0)
 signal.signal(signal.SIGTERM, drain)
 print("ready", flush=True)
-time.sleep(600)
+signal.pause()
 """
 
 
