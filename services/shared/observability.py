@@ -22,6 +22,7 @@ from services.shared.errors import error_response
 from services.shared.settings import get_service_settings
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+ScrapeHook = Callable[[], Awaitable[None]]
 
 HTTP_REQUESTS = Counter(
     "estimator_http_requests_total", "HTTP requests served", ["service", "method", "route", "status"]
@@ -73,14 +74,17 @@ def install_observability(
     *,
     metrics_route: bool = True,
     registries: Iterable[CollectorRegistry] = (),
+    on_scrape: Iterable[ScrapeHook] = (),
 ) -> None:
     """Adds /healthz, /readyz (each named dependency probed) and /metrics, plus request metrics and traces.
 
     `metrics_route=False` keeps `/metrics` off this app: a deployed service serves it on its metrics port
     instead (`metrics_app`), which the ingress does not route. `registries` are exported besides the
-    process-wide one (the simulator's own counters).
+    process-wide one (the simulator's own counters); `on_scrape` hooks refresh gauges read from elsewhere
+    (the queue in Redis) just before each scrape.
     """
     app.state.metrics_registries = (REGISTRY, *registries)
+    app.state.scrape_hooks = tuple(on_scrape)
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
@@ -104,7 +108,7 @@ def install_observability(
 
         @router.get("/metrics")
         async def metrics() -> Response:
-            return metrics_response(app)
+            return await metrics_response(app)
 
     app.include_router(router)
     app.add_middleware(_MetricsMiddleware, service=service)
@@ -113,7 +117,10 @@ def install_observability(
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
 
-def metrics_response(app: FastAPI) -> Response:
+async def metrics_response(app: FastAPI) -> Response:
+    hooks: tuple[ScrapeHook, ...] = app.state.scrape_hooks
+    for hook in hooks:
+        await hook()
     registries: tuple[CollectorRegistry, ...] = app.state.metrics_registries
     return Response(b"".join(generate_latest(registry) for registry in registries), media_type=CONTENT_TYPE_LATEST)
 
@@ -122,7 +129,7 @@ def metrics_app(app: FastAPI) -> Starlette:
     """`/metrics` of `app` alone, for the metrics port (`METRICS_PORT`) beside the API port."""
 
     async def metrics(_: Request) -> Response:
-        return metrics_response(app)
+        return await metrics_response(app)
 
     return Starlette(routes=[Route("/metrics", metrics)])
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from services.shared.observability import install_observability
 from services.worker.context import WorkerContext
+from services.worker.queue_metrics import QueueGauges
 
 
 class _QuietServer(uvicorn.Server):
@@ -32,7 +33,8 @@ def probe_app(context: WorkerContext) -> FastAPI:
     async def saves_ready() -> None:
         (await context.saves.http.get("/healthz")).raise_for_status()
 
-    install_observability(app, "worker", {"redis": redis_ready, "saves": saves_ready})
+    queue = QueueGauges(context.redis, context.settings.queue_name)
+    install_observability(app, "worker", {"redis": redis_ready, "saves": saves_ready}, on_scrape=[queue.export])
     return app
 
 
