@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from services.shared import settings as service_settings
+from services.shared.local import HOST as LOCAL_HOST
 from services.shared.local import LOCAL_PORTS
 from services.shared.observability import configure_logging
 from services.shared.settings import ServiceSettings, get_service_settings
@@ -26,8 +27,19 @@ SERVICES = {
 }
 
 
-async def _use_local_stack_config() -> None:
-    """Outside a cluster (no REDIS_URL / DATABASE_URL), reach the same stores `make run` uses."""
+async def _use_stores(command: str, needs: tuple[str, ...]) -> None:
+    """A deployment's admin command uses the stores it is given, or refuses to run (exit code 2).
+
+    In development, with no REDIS_URL / DATABASE_URL, it reaches the same stores `make run` uses; a pod
+    must never migrate, or create keys in, a throwaway SQLite file of its own.
+    """
+    from services.shared.deployment import require_deployment_ready
+
+    if not get_service_settings().development:
+        from services.saves.settings import get_settings
+
+        require_deployment_ready(get_settings(), f"estimator {command}", needs=needs, shared=())
+        return
     from services.devstack.resolve import resolve
 
     resolved = await resolve()
@@ -48,7 +60,7 @@ def _serve(args: argparse.Namespace) -> None:
     app = import_from_string(SERVICES[args.service])()  # checks the deployment: may raise ConfigurationError
     serve(
         app,
-        args.host,
+        args.host or default_host(settings),
         args.port,
         settings.log_level.lower(),
         proxy_headers=False,
@@ -67,12 +79,17 @@ def _worker(_: argparse.Namespace) -> None:
     create_worker(settings).run()
 
 
-async def _migrate() -> None:
+def default_host(settings: ServiceSettings) -> str:
+    """Every interface in a deployment (the pod's address is what the Service routes to); loopback on a laptop."""
+    return LOCAL_HOST if settings.development else "0.0.0.0"
+
+
+async def _migrate(args: argparse.Namespace) -> None:
     from services.saves.db import run_migrations
     from services.saves.settings import get_settings
 
-    await _use_local_stack_config()
-    await run_migrations(get_settings().database_url)
+    await _use_stores("migrate", needs=("database_url",))
+    await run_migrations(get_settings().database_url, wait_s=args.wait_s)
 
 
 async def _keys(args: argparse.Namespace) -> int:
@@ -80,7 +97,7 @@ async def _keys(args: argparse.Namespace) -> int:
     from services.saves.keys import create_key, list_keys, revoke_key
     from services.saves.settings import get_settings
 
-    await _use_local_stack_config()
+    await _use_stores("keys", needs=("database_url", "redis_url"))
     settings = get_settings()
     engine = make_engine(settings.database_url, settings)
     try:
@@ -151,7 +168,7 @@ async def _budget(args: argparse.Namespace) -> int:
     from services.llm.budget import OVERRIDABLE, FleetBudget
     from services.shared.redis import make_redis
 
-    await _use_local_stack_config()
+    await _use_stores("budget", needs=("redis_url",))
     settings = get_settings()  # the gateway's settings: Redis and the budget's limits, no Claude key
     redis = make_redis(settings.redis_url)
     budget = FleetBudget(redis, settings)
@@ -181,11 +198,14 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve one HTTP service")
     serve.add_argument("service", choices=sorted(SERVICES))
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", help="default: 0.0.0.0 in production, 127.0.0.1 in development")
     serve.add_argument("--port", type=int, default=LOCAL_PORTS.gateway)
 
     sub.add_parser("worker", help="run an estimation worker (ARQ)")
-    sub.add_parser("migrate", help="apply database migrations")
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument(
+        "--wait-s", type=float, default=0, help="wait this long for the database to accept connections (a hook Job)"
+    )
     sub.add_parser("config", help="print every setting, its default and the services that read it (markdown)")
 
     keys = sub.add_parser("keys", help="manage API keys")
@@ -224,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    configure_logging(get_service_settings().log_level)
+    settings = get_service_settings()
+    configure_logging(settings.log_level, settings.logs_as)
     if args.command == "run":
         from services.devstack.supervisor import run_stack
 
@@ -234,7 +255,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "worker":
         _worker(args)
     elif args.command == "migrate":
-        asyncio.run(_migrate())
+        asyncio.run(_migrate(args))
     elif args.command == "keys":
         return asyncio.run(_keys(args))
     elif args.command == "budget":

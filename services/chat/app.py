@@ -42,12 +42,11 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
 
-    async def saves_ready() -> None:
-        (await app.state.chat.saves.http.get("/healthz")).raise_for_status()
-
     async def redis_ready() -> None:
         await app.state.chat.redis.ping()
 
-    install_observability(app, "chat", {"saves": saves_ready, "redis": redis_ready}, metrics_route=settings.development)
+    # Not saves: its outage is answered per turn (503 with Retry-After, replies kept until stored), and it
+    # must not empty the chat Service of endpoints nor stall a rollout.
+    install_observability(app, "chat", {"redis": redis_ready}, metrics_route=settings.development)
     install_request_limits(app)
     return app

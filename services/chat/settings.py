@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from services.estimation.methodology import MethodologySettings
 from services.estimation.rate_card import RateCard
 from services.llm.settings import BudgetSettings, ClaudeSettings
 from services.shared.redis import KEY_PREFIX
 from services.shared.settings import HttpSettings, SavesPeerSettings, loader
 
 
-class ChatSettings(SavesPeerSettings, HttpSettings, ClaudeSettings, BudgetSettings):
+class ChatSettings(SavesPeerSettings, HttpSettings, ClaudeSettings, BudgetSettings, MethodologySettings):
     rate_card: RateCard = Field(default_factory=RateCard, description="what revisions are priced with (JSON)")
     chat_max_wait_s: float = Field(
         default=20.0, gt=0, description="a turn that cannot start within this is refused (503, nothing charged)"

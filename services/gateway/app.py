@@ -102,13 +102,9 @@ def create_app() -> FastAPI:
     async def redis_ready() -> None:
         await app.state.gateway.redis.ping()
 
-    async def saves_ready() -> None:
-        (await app.state.gateway.saves.http.get("/healthz")).raise_for_status()
-
-    async def chat_ready() -> None:
-        (await app.state.gateway.chat.get("/healthz")).raise_for_status()
-
-    checks = {"redis": redis_ready, "saves": saves_ready, "chat": chat_ready}
+    # Redis only: status, events and the read model need nothing else, so an outage of saves or chat
+    # must not take every gateway out of the ingress. Their routes answer 503 with Retry-After meanwhile.
+    checks = {"redis": redis_ready}
     install_observability(app, "gateway", checks, metrics_route=settings.development)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_request_limits(app)

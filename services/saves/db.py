@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from services.saves.db_metrics import instrument_query_latency
 from services.saves.settings import SavesSettings
+from services.shared.backoff import full_jitter
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(url: str) -> bool:
@@ -50,6 +56,21 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def _until_reachable(engine: AsyncEngine, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    attempt = 0
+    while True:
+        try:
+            async with engine.connect():
+                return
+        except (OSError, DBAPIError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.info("waiting for the database (%s)", type(exc).__name__)
+            await asyncio.sleep(min(full_jitter(attempt), max(0.0, deadline - time.monotonic())))
+            attempt += 1
+
+
 def alembic_config(url: str) -> Config:
     """Alembic configured from code, so an installed image needs no alembic.ini next to it."""
     config = Config()
@@ -63,12 +84,16 @@ def _upgrade(connection: Connection, config: Config) -> None:
     command.upgrade(config, "head")
 
 
-async def run_migrations(url: str) -> None:
-    """`alembic upgrade head` on an async driver: Alembic runs synchronously on a connection we lend it."""
+async def run_migrations(url: str, *, wait_s: float = 0) -> None:
+    """`alembic upgrade head` on an async driver: Alembic runs synchronously on a connection we lend it.
+
+    `wait_s` lets a migration Job start before its database does (a fresh release, a restarting server).
+    """
     engine = create_async_engine(url)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _enable_sqlite_integrity)
     try:
+        await _until_reachable(engine, wait_s)
         async with engine.begin() as connection:
             await connection.run_sync(_upgrade, alembic_config(url))
     finally:

@@ -22,16 +22,22 @@ class ConfigurationError(Exception):
     """What a process was not given and must have; it refuses to start."""
 
 
-def deployment_problems(settings: ServiceSettings, *, needs: tuple[str, ...] = ()) -> list[str]:
+SERVICE_NEEDS = ("internal_token", "redis_url")
+
+
+def deployment_problems(
+    settings: ServiceSettings, *, needs: tuple[str, ...] = (), shared: tuple[str, ...] = SERVICE_NEEDS
+) -> list[str]:
     """What a production process lacks; `needs` names the settings of its own it must be given explicitly.
 
-    Every service needs `INTERNAL_TOKEN` and `REDIS_URL`; the defaults of URLs are a laptop's, so a
-    deployment that relies on one would silently talk to itself.
+    Every service needs `INTERNAL_TOKEN` and `REDIS_URL` (`shared`; an admin command such as `estimator
+    migrate` needs only its own); the defaults of URLs are a laptop's, so a deployment that relies on one
+    would silently talk to itself.
     """
     if settings.development:
         return []
     problems = []
-    for name in ("internal_token", "redis_url", *needs):
+    for name in (*shared, *needs):
         if not _given(settings, name):
             problems.append(f"{name.upper()} is not set")
     token = settings.internal_token.get_secret_value().strip()
@@ -49,8 +55,10 @@ def _given(settings: BaseSettings, name: str) -> bool:
     return value is not None and bool(str(value).strip())
 
 
-def require_deployment_ready(settings: ServiceSettings, service: str, *, needs: tuple[str, ...] = ()) -> None:
-    problems = deployment_problems(settings, needs=needs)
+def require_deployment_ready(
+    settings: ServiceSettings, service: str, *, needs: tuple[str, ...] = (), shared: tuple[str, ...] = SERVICE_NEEDS
+) -> None:
+    problems = deployment_problems(settings, needs=needs, shared=shared)
     if problems:
         raise ConfigurationError(
             f"{service} refuses to start with ESTIMATOR_ENV=production: {'; '.join(problems)}. "

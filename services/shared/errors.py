@@ -38,6 +38,10 @@ _DEFAULT_CODES = {
 }
 
 
+# What a 503 without a better estimate tells the client to wait: about a restarting pod's readiness delay.
+UNAVAILABLE_RETRY_AFTER_S = 5
+
+
 class ApiError(Exception):
     """Raise anywhere in a request to answer with the error envelope."""
 
@@ -66,6 +70,9 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A 503 always says when to come back: a client (or a proxy) then retries instead of failing."""
+    if status == 503 and not any(name.lower() == "retry-after" for name in headers or {}):
+        headers = {**(headers or {}), "Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)}
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 

@@ -13,6 +13,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from pythonjsonlogger.json import JsonFormatter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
@@ -63,8 +64,26 @@ class _MetricsMiddleware:
             HTTP_LATENCY.labels(self.service, scope["method"], template).observe(time.perf_counter() - start)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """JSON lines in a deployment, for the cluster's log pipeline to index; plain text on a laptop.
+
+    uvicorn's loggers are routed through the same root handler, so its access and error lines are JSON too.
+    """
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                timestamp=False,
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
 
 
 def install_observability(
@@ -91,8 +110,12 @@ def install_observability(
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
+    app.state.draining = False
+
     @router.get("/readyz")
     async def readyz() -> Response:
+        if app.state.draining:
+            return error_response(503, "shutting_down", "not ready: draining before shutdown")
         failed: dict[str, str] = {}
         for name, check in checks.items():
             try:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
+import time
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -21,7 +24,33 @@ from services.shared.http_limits import BoundedHttpToolsProtocol
 from services.shared.observability import metrics_app
 from services.shared.settings import get_http_settings, get_service_settings
 
+log = logging.getLogger(__name__)
 STARTUP_FAILURE = 3  # what uvicorn.run exits with when the server did not start
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server with a not-ready period between the first SIGTERM and the drain; a second signal
+    drains at once."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI, delay_s: float) -> None:
+        super().__init__(config)
+        self.app = app
+        self.delay_s = delay_s
+        self.exit_at: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.app.state.draining = True
+        if self.delay_s > 0 and self.exit_at is None and not self.should_exit:
+            self._captured_signals.append(sig)  # re-raised after the drain, as uvicorn does
+            self.exit_at = time.monotonic() + self.delay_s
+            log.info("not ready; draining in %.0f s", self.delay_s)
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.exit_at is not None and time.monotonic() >= self.exit_at:
+            self.should_exit = True
+        return await super().on_tick(counter)
 
 
 class _SideServer(uvicorn.Server):
@@ -34,13 +63,23 @@ class _SideServer(uvicorn.Server):
 
 def serve(app: FastAPI, host: str, port: int, log_level: str, **options: Any) -> None:
     """Serves `app` on `host:port` and its metrics on `host:METRICS_PORT` (unless 0) until SIGTERM or SIGINT."""
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, http=BoundedHttpToolsProtocol, **options)
-    server = uvicorn.Server(config)
-    metrics_port = get_http_settings().metrics_port_for(get_service_settings())
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, log_config=None, http=BoundedHttpToolsProtocol, **options
+    )
+    http = get_http_settings()
+    service = get_service_settings()
+    server = DrainingServer(config, app, http.shutdown_delay_for(service))
+    metrics_port = http.metrics_port_for(service)
     side = None
     if metrics_port:
         side_config = uvicorn.Config(
-            metrics_app(app), host=host, port=metrics_port, log_level="warning", lifespan="off", access_log=False
+            metrics_app(app),
+            host=host,
+            port=metrics_port,
+            log_level=None,  # a level here would apply to the API server's loggers too (they are uvicorn's)
+            log_config=None,
+            lifespan="off",
+            access_log=False,
         )
         side = _SideServer(side_config)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:

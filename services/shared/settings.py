@@ -21,6 +21,8 @@ from services.shared.redis import KEY_PREFIX
 CONFIG = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 S = TypeVar("S", bound=BaseSettings)
 DEFAULT_METRICS_PORT = 9464
+# Longer than a readiness probe's period (5 s in the chart) plus the endpoints' propagation.
+DEFAULT_SHUTDOWN_DELAY_S = 5.0
 _loaded: list[Callable[[], object]] = []
 
 
@@ -42,6 +44,9 @@ class ServiceSettings(BaseSettings):
         default=SecretStr(""), description="shared secret for `/internal/*` calls between services"
     )
     log_level: str = Field(default="INFO", description="logs go to stderr at this level")
+    log_format: Literal["json", "text"] | None = Field(
+        default=None, description="`json` lines or `text` (unset: json; development: text)"
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP collector; traces are exported only when set"
     )
@@ -49,6 +54,10 @@ class ServiceSettings(BaseSettings):
     @property
     def development(self) -> bool:
         return self.estimator_env == "development"
+
+    @property
+    def logs_as(self) -> str:
+        return self.log_format or ("text" if self.development else "json")
 
 
 class HttpSettings(BaseSettings):
@@ -66,6 +75,19 @@ class HttpSettings(BaseSettings):
     max_header_field_bytes: int = Field(
         default=8_192, ge=256, description="one header line over this gets 431; a longer request target, 414"
     )
+
+    shutdown_delay_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=120,
+        description="on SIGTERM, seconds `/readyz` says 503 while requests are still served, before the drain "
+        f"(unset: {DEFAULT_SHUTDOWN_DELAY_S:g}; development: 0)",
+    )
+
+    def shutdown_delay_for(self, service: ServiceSettings) -> float:
+        if self.shutdown_delay_s is not None:
+            return self.shutdown_delay_s
+        return 0.0 if service.development else DEFAULT_SHUTDOWN_DELAY_S
 
     def metrics_port_for(self, service: ServiceSettings) -> int:
         """0 when off. Development serves `/metrics` on the API port as well, so it needs no port of its own."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from signal import Signals
 from typing import Any
 
 from arq.constants import in_progress_key_prefix
@@ -40,6 +41,13 @@ class LeasedWorker(Worker):
         self.renew_every_s = lease_s / 4
         # What ARQ sets the in-progress key to expire after when it takes a job (`start_jobs`).
         self.in_progress_timeout_s = lease_s
+
+    def handle_sig_wait_for_completion(self, signum: Signals) -> None:
+        """SIGTERM: the probes say not ready at once, while running jobs drain (ARQ's handler)."""
+        deps: WorkerContext | None = self.ctx.get("deps")
+        if deps is not None:
+            deps.draining = True
+        super().handle_sig_wait_for_completion(signum)
 
     async def main(self) -> None:
         renewing = asyncio.create_task(self.renew_leases_forever(), name="job-leases")

@@ -29,6 +29,7 @@ class WorkerContext:
     saves: SavesClient
     budget: FleetBudget
     allowance: OutputAllowance
+    draining: bool = False
 
     @classmethod
     def open(cls, settings: WorkerSettings) -> WorkerContext:

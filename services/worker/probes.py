@@ -24,20 +24,30 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+class ShuttingDown(Exception):
+    """The worker got SIGTERM: it finishes its jobs and takes no new one."""
+
+
 def probe_app(context: WorkerContext) -> FastAPI:
     app = FastAPI(title="Estimator worker (probes)", docs_url=None, redoc_url=None, openapi_url=None)
+
+    async def taking_jobs() -> None:
+        if context.draining:
+            raise ShuttingDown
 
     async def redis_ready() -> None:
         await context.redis.ping()
 
-    async def saves_ready() -> None:
-        (await context.saves.http.get("/healthz")).raise_for_status()
-
+    # Not the saves service: a worker keeps a paid result and retries its save through an outage, and
+    # a not-ready worker would also drop out of the scrape that feeds the autoscaler.
+    checks = {"draining": taking_jobs, "redis": redis_ready}
     queue = QueueGauges(context.redis, context.settings.queue_name)
-    install_observability(app, "worker", {"redis": redis_ready, "saves": saves_ready}, on_scrape=[queue.export])
+    install_observability(app, "worker", checks, on_scrape=[queue.export])
     return app
 
 
 def serve_probes(context: WorkerContext, host: str, port: int) -> asyncio.Task[None]:
-    config = uvicorn.Config(probe_app(context), host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        probe_app(context), host=host, port=port, log_level="warning", log_config=None, lifespan="off"
+    )
     return asyncio.create_task(_QuietServer(config).serve(), name="worker-probes")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
+from services.estimation.methodology import MethodologySettings
 from services.estimation.rate_card import RateCard
 from services.llm.settings import BudgetSettings, ClaudeSettings
 from services.shared.settings import JobSettings, SavesPeerSettings, loader
 
 
-class WorkerSettings(SavesPeerSettings, JobSettings, ClaudeSettings, BudgetSettings):
+class WorkerSettings(SavesPeerSettings, JobSettings, ClaudeSettings, BudgetSettings, MethodologySettings):
     github_api_url: str = Field(default="https://api.github.com", description="GitHub REST API base URL")
     github_token: SecretStr = Field(default=SecretStr(""), description="optional; a higher GitHub rate limit")
     github_timeout_s: float = Field(default=15.0, gt=0, description="timeout of each GitHub call")

@@ -51,6 +51,9 @@ async def test_the_saves_service_down_gives_503_for_what_the_read_model_does_not
     async with in_process_gateway(monkeypatch, {**env, "SAVES_URL": f"http://127.0.0.1:{free_port()}"}) as client:
         unknown = await client.get(f"/api/saves/{uuid.uuid4()}", headers=bearer(api_key))
         cached = await client.get("/api/saves", headers=bearer(api_key))
+        ready = await client.get("/readyz")
     assert unknown.status_code == 503
     assert unknown.json()["error"]["code"] == "dependency_unavailable"
+    assert unknown.headers["Retry-After"] == "5"
+    assert ready.status_code == 200, "a saves outage must not take the gateway out of the ingress"
     assert (cached.status_code, cached.json()) == (200, listed.json()), "reads already served survive an outage"

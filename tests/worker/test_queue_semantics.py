@@ -165,6 +165,8 @@ async def test_sigterm_drains_the_running_job_and_takes_no_new_one(
 
         running.stack.send_signal("worker-0", signal.SIGTERM)
         await running.until_logged("worker-0", "shutdown on SIGTERM")
+        probes = f"http://{running.stack.host}:{running.stack.ports.worker_metrics}"
+        readiness = (await running.api.get(f"{probes}/readyz")).status_code
         late_job = await running.submit("Too late")
         drained = await wait_for_job(running.api, running_job)
         exit_code = await running.stack.wait_exit("worker-0", timeout_s=15)
@@ -173,6 +175,7 @@ async def test_sigterm_drains_the_running_job_and_takes_no_new_one(
         running.stack.start_worker("worker-1")
         late = await wait_for_job(running.api, late_job)
 
+    assert readiness == 503, "a draining worker says it is not ready"
     assert drained["status"] == "succeeded", drained
     assert exit_code == 0
     assert late_while_no_worker["status"] == "queued"

@@ -1,0 +1,177 @@
+"""How a process behaves in a pod (`ESTIMATOR_ENV=production`): what a platform engineer relies on.
+
+Admin commands use the stores they are given or refuse; the migration Job waits for its database; a
+server listens on every interface, logs JSON lines, and on SIGTERM says "not ready" while it still
+serves, before it drains and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psutil
+
+from tests.github_stub import free_port
+from tests.test_secure_default import START_DEADLINE_S, TOKEN, production_env
+
+DATABASE_LATE_S = 2.0
+
+
+async def _cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.cli",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=START_DEADLINE_S)
+    return process.returncode or 0, out.decode()
+
+
+async def test_admin_commands_in_a_pod_refuse_to_fall_back_to_laptop_stores(tmp_path: Path) -> None:
+    env = {**production_env(), "PYTHONPATH": str(Path(__file__).parents[1])}
+    results = {
+        command: await _cli(*args, env=env, cwd=tmp_path)
+        for command, args in {
+            "migrate": ("migrate",),
+            "keys": ("keys", "list"),
+            "budget": ("budget", "show"),
+        }.items()
+    }
+
+    assert results["migrate"][0] == 2 and "DATABASE_URL is not set" in results["migrate"][1]
+    assert results["keys"][0] == 2 and "DATABASE_URL is not set; REDIS_URL is not set" in results["keys"][1]
+    assert results["budget"][0] == 2 and "REDIS_URL is not set" in results["budget"][1]
+    assert os.listdir(tmp_path) == [], "no throwaway SQLite file or embedded Redis was made"
+
+
+@asynccontextmanager
+async def late_port(target: tuple[str, int], after_s: float) -> AsyncIterator[int]:
+    """A port that refuses connections for `after_s`, then forwards them to `target` (a database starting)."""
+    port = free_port()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def forward(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await asyncio.open_connection(*target)
+        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+
+    async def open_later() -> asyncio.Server:
+        await asyncio.sleep(after_s)
+        return await asyncio.start_server(forward, "127.0.0.1", port)
+
+    opening = asyncio.create_task(open_later())
+    try:
+        yield port
+    finally:
+        server = await opening
+        server.close()
+
+
+async def test_the_migration_job_waits_for_a_database_that_starts_late(database_url: str, tmp_path: Path) -> None:
+    parts = urlsplit(database_url)
+    assert parts.hostname and parts.port
+    async with late_port((parts.hostname, parts.port), DATABASE_LATE_S) as port:
+        late_url = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{port}"))
+        env = {
+            **production_env(DATABASE_URL=late_url, LOG_LEVEL="INFO"),
+            "PYTHONPATH": str(Path(__file__).parents[1]),
+        }
+        started = time.monotonic()
+        code, out = await _cli("migrate", "--wait-s", "30", env=env, cwd=tmp_path)
+        took_s = time.monotonic() - started
+
+    assert code == 0, out
+    assert took_s >= DATABASE_LATE_S
+    assert any("waiting for the database" in json.loads(line)["message"] for line in out.splitlines()), out
+
+
+def _listening_addresses(pid: int) -> set[str]:
+    return {conn.laddr.ip for conn in psutil.Process(pid).net_connections("tcp") if conn.status == psutil.CONN_LISTEN}
+
+
+async def test_a_gateway_pod_listens_everywhere_logs_json_and_drains_after_saying_not_ready(
+    redis_url: str, tmp_path: Path
+) -> None:
+    port, metrics_port = free_port(), free_port()
+    env = production_env(
+        REDIS_URL=redis_url,
+        INTERNAL_TOKEN=TOKEN,
+        SAVES_URL=f"http://127.0.0.1:{free_port()}",  # saves is down for this whole test
+        CHAT_URL=f"http://127.0.0.1:{free_port()}",
+        METRICS_PORT=str(metrics_port),
+        SHUTDOWN_DELAY_S="2",
+        LOG_LEVEL="INFO",
+    )
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as output:
+        process = await asyncio.to_thread(
+            subprocess.Popen,
+            [sys.executable, "-m", "services.cli", "serve", "gateway", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+            await _until_ready(client, process, log)
+            addresses = _listening_addresses(process.pid)
+            unreachable_save = await client.get("/api/saves/00000000-0000-4000-8000-000000000000")
+
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            draining = await client.get("/readyz")
+            still_live = await client.get("/healthz")
+            exit_code = await asyncio.to_thread(process.wait, 30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert addresses == {"0.0.0.0"}, "the API and metrics ports listen on every interface"
+    assert unreachable_save.status_code in (401, 503)  # no key: 401 before saves is even asked
+    assert (draining.status_code, draining.json()["error"]["code"]) == (503, "shutting_down")
+    assert still_live.status_code == 200, "requests are still served while the endpoints update"
+    # uvicorn re-raises the SIGTERM it caught once it has drained, so the process ends by that signal.
+    assert exit_code == -signal.SIGTERM
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert lines and all(json.loads(line)["level"] for line in lines), log.read_text()
+    messages = [json.loads(line)["message"] for line in lines]
+    assert any("draining in 2 s" in message for message in messages)
+    assert "Finished server process" in messages[-1], "it drained and stopped, not killed"
+
+
+async def _until_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_DEADLINE_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the gateway exited; see {log}"
+        try:
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"not ready in {START_DEADLINE_S} s; see {log}")
