@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from services.chat.context import ChatContext
-from services.chat.routes import router
+from services.chat.routes import finish_turns, router
 from services.chat.settings import get_settings
 from services.chat.unstored import store_unstored_turns
 from services.shared.deployment import internal_docs, require_deployment_ready
@@ -18,6 +19,8 @@ from services.shared.errors import install_error_handlers
 from services.shared.gc_tuning import freeze_startup_objects
 from services.shared.http_limits import install_request_limits
 from services.shared.observability import install_observability
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -28,6 +31,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     freeze_startup_objects()
     try:
         yield
+        # uvicorn has stopped taking requests: the turns already started still finish, and are stored.
+        cut = await finish_turns(context.settings.chat_drain_s)
+        if cut:
+            log.warning("%d chat turn(s) cut by the shutdown after %.0f s", cut, context.settings.chat_drain_s)
     finally:
         retrier.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -64,6 +64,20 @@ def _start(
     return task
 
 
+async def finish_turns(timeout_s: float) -> int:
+    """Lets the turns in progress end when the replica stops (a rollout): each one is being paid for.
+
+    Returns how many were still running after `timeout_s` and were cut; their saves free themselves when
+    the turn lease runs out.
+    """
+    if not _unfinished:
+        return 0
+    _, cut = await asyncio.wait(set(_unfinished), timeout=timeout_s)
+    for task in cut:
+        task.cancel()
+    return len(cut)
+
+
 @router.post("/{job_id}", response_model=ChatReply)
 async def chat(
     job_id: str,

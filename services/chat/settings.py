@@ -19,6 +19,9 @@ class ChatSettings(SavesPeerSettings, HttpSettings, ClaudeSettings, BudgetSettin
     chat_sync_wait_s: float = Field(
         default=25.0, gt=0, le=55, description="a JSON turn still running after this is answered 202 (ingress-safe)"
     )
+    chat_drain_s: float = Field(
+        default=300.0, ge=0, description="on SIGTERM, turns in progress get this long to finish and be stored"
+    )
     chat_turn_lease_s: float = Field(default=30.0, gt=1, description="a dead replica's turn frees its save this late")
     chat_allowance_quantile: float = Field(
         default=0.9, gt=0, le=1, description="output reserved per call: this quantile of recent calls of its kind"

@@ -183,3 +183,17 @@ async def test_a_turn_through_the_gateway_can_be_read_back_by_its_owner_only(
         stranger = await client.get(location, headers=bearer(other_key))
         assert stranger.status_code == 404
         assert (await client.get(f"/api/estimate/{finished['job_id']}/chat/turns/not-a-turn%0A")).status_code == 404
+
+
+async def test_a_turn_in_progress_when_its_replica_stops_is_finished_and_stored(
+    stack: Stack, finished: dict[str, Any], budget: FleetBudget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rollout stops the replica while Claude is still answering: the paid turn ends and is stored."""
+    job_id = finished["job_id"]
+    before = await _history_length(stack, job_id)
+    await budget.cool_down(1.5, 529)  # the turn waits in line, then streams: it is running at the shutdown
+    async with in_process_chat(monkeypatch, stack, {"CHAT_SYNC_WAIT_S": "0.2"}) as chat:
+        accepted = await chat.post(f"/internal/chat/{job_id}", json={"message": "Which item is riskiest?"})
+        assert accepted.status_code == 202, accepted.text
+    # The lifespan has ended: the replica is gone. Its turn was not cut.
+    assert await _history_length(stack, job_id) == before + 2
