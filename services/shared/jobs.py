@@ -156,6 +156,15 @@ class JobStore:
         raw = await self.redis.get(result_key(job_id))
         return PaidResult.model_validate_json(raw) if raw else None
 
+    async def count_try(self, job_id: str) -> int:
+        """Counts a try that may call Claude (one without a stored answer); the count lives as long as the job."""
+        key = f"{job_key(job_id)}:tries"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.ttl_s)
+            tries, _ = await pipe.execute()
+        return int(tries)
+
     async def ttl_s_left(self, job_id: str) -> float:
         """How long the job still lives in Redis (0 when it has expired)."""
         ms = int(await self.redis.pttl(job_key(job_id)))

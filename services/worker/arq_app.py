@@ -20,7 +20,7 @@ from signal import Signals
 from typing import Any
 
 from arq.constants import in_progress_key_prefix
-from arq.worker import Worker
+from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from services.shared.redis import arq_settings
@@ -30,6 +30,7 @@ from services.worker.settings import WorkerSettings, get_settings
 from services.worker.tasks import run_estimation
 
 log = logging.getLogger(__name__)
+UNLIMITED_TRIES = 1_000_000
 
 
 class LeasedWorker(Worker):
@@ -108,15 +109,13 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 def arq_worker(settings: WorkerSettings) -> dict[str, Any]:
     """The keyword arguments of `arq.worker.Worker`."""
     return {
-        "functions": [run_estimation],
+        # Our own limit on tries (run_estimation): ARQ's would also stop the reruns that only save a paid answer.
+        "functions": [func(run_estimation, max_tries=UNLIMITED_TRIES)],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": arq_settings(settings.redis_url),
         "queue_name": settings.queue_name,
         "max_jobs": settings.worker_max_jobs,
-        # One more try than ours, so that run_estimation itself sees the last one and fails the job visibly
-        # (ARQ would otherwise drop it without calling us, leaving its status "running" for good).
-        "max_tries": settings.worker_max_tries + 1,
         "job_timeout": settings.job_timeout_s,
         "job_completion_wait": settings.worker_drain_s,
         "retry_jobs": True,

@@ -30,6 +30,8 @@ from services.worker.metrics import JOB_DURATION, JOBS_FINISHED
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
+# A paid job's save is retried this often at most while saves is down (each rerun costs no Claude call).
+SAVE_RETRY_MAX_DEFER_S = 60
 
 
 def default_name(job_input: JobInput) -> str:
@@ -77,27 +79,47 @@ async def run_estimation(ctx: dict[str, Any], job_id: str) -> str:
     if job.status == "succeeded":
         return "already-succeeded"
     job_try = int(ctx.get("job_try", 1))
-    if job_try > deps.settings.worker_max_tries:
-        await store.fail(job_id, "too_many_attempts", "the estimation was interrupted too many times")
-        return "failed"
+    tries = 0  # tries that could call Claude; one that only saves a stored answer is not counted
+    if await store.paid_result(job_id) is None:
+        tries = await store.count_try(job_id)
+        if tries > deps.settings.worker_max_tries:
+            await store.fail(job_id, "too_many_attempts", "the estimation was interrupted too many times")
+            return "failed"
     started = time.monotonic()
     failure = await _attempt(deps, job.owner, job_id, job_input, started + deps.settings.job_timeout_s * 0.9)
     outcome = "succeeded" if failure is None else "failed"
-    if failure is not None and failure.transient and job_try < deps.settings.worker_max_tries:
+    defer_s = await _retry_in(deps, job_id, failure, tries, job_try)
+    if defer_s is not None:
         outcome = "retried"
     JOBS_FINISHED.labels(outcome).inc()
     JOB_DURATION.observe(time.monotonic() - started)
     if failure is None:
         return outcome
-    if outcome == "retried":
-        log.warning("job %s try %d failed transiently (%s), retrying", job_id, job_try, failure.code)
+    if defer_s is not None:
+        log.warning("job %s try %d failed transiently (%s), retrying in %.0f s", job_id, job_try, failure.code, defer_s)
         await store.update(job_id, status="queued", stage="retrying")
-        raise Retry(defer=2**job_try)
+        raise Retry(defer=defer_s)
     usage = failure.usage
     if usage is None and (paid := await store.paid_result(job_id)) is not None:
         usage = paid.usage  # Claude was paid before the failure: the job still shows what it cost
     await store.fail(job_id, failure.code, failure.message, usage)
     return outcome
+
+
+async def _retry_in(
+    deps: WorkerContext, job_id: str, failure: Failure | None, tries: int, job_try: int
+) -> float | None:
+    """When to run a transiently failed job again, or None to fail it now.
+
+    A job whose Claude answer is stored (paid for) only has its save left: it is retried for as long as
+    the job lives, never costing another call. Any other job has `WORKER_MAX_TRIES` tries.
+    """
+    if failure is None or not failure.transient:
+        return None
+    if await deps.store.paid_result(job_id) is not None:
+        defer_s = float(min(SAVE_RETRY_MAX_DEFER_S, 2 ** min(job_try, 10)))
+        return defer_s if await deps.store.ttl_s_left(job_id) > defer_s else None
+    return float(2**tries) if tries < deps.settings.worker_max_tries else None
 
 
 async def _ask_claude(

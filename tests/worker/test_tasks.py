@@ -135,8 +135,9 @@ async def test_a_rate_limited_429_with_retry_after_is_retried(worker: tuple[Work
 async def test_a_job_interrupted_too_often_fails_visibly(worker: tuple[WorkerContext, httpx2.AsyncClient]) -> None:
     context, _ = worker
     job_id = await _job(context, "Interrupted")
-    tries = context.settings.worker_max_tries + 1
-    assert await run_estimation({"deps": context, "job_try": tries}, job_id) == "failed"
+    for _ in range(context.settings.worker_max_tries):
+        await context.store.count_try(job_id)  # as tries cut by dead workers did, before Claude answered
+    assert await run_estimation({"deps": context, "job_try": 9}, job_id) == "failed"
     job = await context.store.get(job_id)
     assert job is not None and job.error is not None and job.error.code == "too_many_attempts"
 
@@ -150,10 +151,11 @@ async def test_an_unreachable_github_hands_the_job_back_then_fails_on_the_last_t
     job, _ = await context.store.create(
         "alice", JobInput(requirements_md="# Repo work", github_url="https://github.com/octo/shop")
     )
-    with pytest.raises(Retry):
-        await run_estimation({"deps": context, "job_try": 1}, job.job_id)
-    handed_back = await context.store.get(job.job_id)
-    assert handed_back is not None and (handed_back.status, handed_back.stage) == ("queued", "retrying")
+    for job_try in range(1, context.settings.worker_max_tries):
+        with pytest.raises(Retry):
+            await run_estimation({"deps": context, "job_try": job_try}, job.job_id)
+        handed_back = await context.store.get(job.job_id)
+        assert handed_back is not None and (handed_back.status, handed_back.stage) == ("queued", "retrying")
     last = context.settings.worker_max_tries
     assert await run_estimation({"deps": context, "job_try": last}, job.job_id) == "failed"
     failed = await context.store.get(job.job_id)
@@ -196,3 +198,28 @@ async def test_a_save_that_saves_rejects_as_unstorable_fails_the_job_without_a_r
     assert failed is not None and failed.error is not None and failed.error.code == "unstorable_content"
     assert failed.usage.calls == 1
     assert (await sim.get("/_sim/stats")).json()["requests"] == 1
+
+
+async def test_a_paid_job_keeps_retrying_its_save_past_the_tries_limit_without_calling_claude_again(
+    worker: tuple[WorkerContext, httpx2.AsyncClient],
+) -> None:
+    """Saves down for longer than every try's deadline put together: the paid answer waits for it."""
+    context, sim = worker
+    saves = context.saves
+    context.settings = context.settings.model_copy(update={"job_timeout_s": 5})
+    context.saves = SavesClient(context.settings.model_copy(update={"saves_url": f"http://127.0.0.1:{free_port()}"}))
+    job_id = await _job(context, "Saves down for long")
+    deferrals = []
+    try:
+        for job_try in range(1, context.settings.worker_max_tries + 3):
+            with pytest.raises(Retry) as retry:
+                await run_estimation({"deps": context, "job_try": job_try}, job_id)
+            deferrals.append(retry.value.defer_score)
+    finally:
+        await context.saves.aclose()
+        context.saves = saves
+    assert await run_estimation({"deps": context, "job_try": 99}, job_id) == "succeeded"
+    job = await context.store.get(job_id)
+    assert job is not None and job.save_id and job.usage.calls == 1
+    assert (await sim.get("/_sim/stats")).json()["requests"] == 1
+    assert deferrals == sorted(deferrals), "each rerun waits a little longer for saves"
