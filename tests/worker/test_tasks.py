@@ -214,7 +214,7 @@ async def test_a_paid_job_keeps_retrying_its_save_past_the_tries_limit_without_c
         for job_try in range(1, context.settings.worker_max_tries + 3):
             with pytest.raises(Retry) as retry:
                 await run_estimation({"deps": context, "job_try": job_try}, job_id)
-            deferrals.append(retry.value.defer_score)
+            deferrals.append(retry.value.defer_score or 0)
     finally:
         await context.saves.aclose()
         context.saves = saves
