@@ -103,8 +103,16 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
 _ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
 _ALWAYS = {
     "401": "No API key, or an unknown or revoked one (`unauthorized`, with `WWW-Authenticate: Bearer`).",
+    "414": "The request target is over `MAX_HEADER_FIELD_BYTES` (8 KiB) (`uri_too_long`).",
+    "429": "Too many failed authentications from this address (`AUTH_FAILURE_LIMIT`), or, where the route "
+    "has a rate limit, too many requests (`rate_limited`, with `Retry-After`).",
+    "431": "A header line over `MAX_HEADER_FIELD_BYTES` (8 KiB), or headers over `MAX_HEADER_BYTES` (16 KiB) "
+    "in total (`headers_too_large`).",
     "503": "A dependency (Redis, or the saves service looking up a key not yet cached) is unavailable "
-    "(`dependency_unavailable`).",
+    "(`dependency_unavailable`, with `Retry-After`).",
+}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
 }
 _WITH_PARAMETERS = {
     "422": "A parameter or the body failed validation (`validation_error`, naming each field; at most five).",
@@ -134,9 +142,11 @@ def document_errors(doc: dict[str, Any]) -> dict[str, Any]:
             for status, description in wanted.items():
                 entry = responses.get(status)
                 if entry is None or "HTTPValidationError" in json.dumps(entry):
-                    responses[status] = {"description": description, "content": _ENVELOPE}
+                    entry = responses[status] = {"description": description, "content": _ENVELOPE}
                 elif entry.get("description") in (None, "", "Unprocessable Content", "Validation Error"):
                     entry["description"] = description
+                if status in ("429", "503"):
+                    entry.setdefault("headers", {}).update(_RETRY_AFTER)
             operation["responses"] = dict(sorted(responses.items()))
     schemas = doc.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):

@@ -77,3 +77,17 @@ async def test_every_error_is_documented_with_the_envelope_and_the_limits_the_co
     assert all(text["pattern"] == STORABLE_TEXT_PATTERN for text in texts)
     github_url = schemas["EstimateRequest"]["properties"]["github_url"]["anyOf"][0]
     assert github_url["pattern"] == GITHUB_URL_PATTERN and not re.search(github_url["pattern"], "")
+
+
+async def test_every_route_documents_the_limits_applied_before_it_and_when_to_retry(stack: Stack) -> None:
+    """An oversized head (414, 431) and throttled failed logins (429) can reach any route: all are listed."""
+    async with httpx.AsyncClient(base_url=stack.gateway_url) as client:
+        doc = (await client.get("/openapi.json")).json()
+    for path, ops in doc["paths"].items():
+        if not path.startswith("/api"):
+            continue
+        for method, op in ops.items():
+            responses = op["responses"]
+            assert {"414", "429", "431", "503"} <= set(responses), f"{method} {path}"
+            for status in ("429", "503"):
+                assert "Retry-After" in responses[status].get("headers", {}), f"{method} {path} {status}"
