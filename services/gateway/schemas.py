@@ -111,9 +111,7 @@ _ALWAYS = {
     "503": "A dependency (Redis, or the saves service looking up a key not yet cached) is unavailable "
     "(`dependency_unavailable`, with `Retry-After`).",
 }
-_RETRY_AFTER = {
-    "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
-}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
 _WITH_PARAMETERS = {
     "422": "A parameter or the body failed validation (`validation_error`, naming each field; at most five).",
 }

@@ -165,6 +165,16 @@ class JobStore:
             tries, _ = await pipe.execute()
         return int(tries)
 
+    async def start_claude_call(self, job_id: str) -> int:
+        """Marks a Claude estimation about to be sent; returns how many earlier ones were cut before they
+        answered (a worker killed mid-call), which were made, and may have been billed, all the same."""
+        key = f"{job_key(job_id)}:claude-calls"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.ttl_s)
+            started, _ = await pipe.execute()
+        return int(started) - 1
+
     async def ttl_s_left(self, job_id: str) -> float:
         """How long the job still lives in Redis (0 when it has expired)."""
         ms = int(await self.redis.pttl(job_key(job_id)))

@@ -136,6 +136,7 @@ async def _ask_claude(
     async def waiting(wait: Waiting | None) -> None:
         await store.update(job_id, stage="waiting_for_capacity" if wait else "estimating")
 
+    cut_calls = await store.start_claude_call(job_id)
     estimate, usage = await estimate_with_claude(
         deps.claude,
         deps.budget,
@@ -146,6 +147,8 @@ async def _ask_claude(
         deadline,
         waiting,
     )
+    # A call cut by a crash is counted as made; its tokens are unknown (no answer came back).
+    usage = usage.model_copy(update={"calls": usage.calls + cut_calls})
     # Paid for: kept with the job before anything else can fail, so no retry ever pays for it again.
     await store.keep_result(
         job_id,

@@ -133,6 +133,7 @@ async def test_a_job_whose_worker_is_killed_finishes_on_another_worker_within_ab
     assert recovered_s < PICKED_UP_WITHIN_S
     assert [save["save_id"] for save in saves] == [status["save_id"]]
     assert stats["requests"] == 2
+    assert status["usage"]["calls"] == 2, "the call cut by the kill was made, and is counted"
 
 
 async def test_a_job_that_outlives_its_lease_keeps_it_while_its_worker_lives(
