@@ -13,12 +13,19 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from services.saves.db_metrics import instrument_query_latency
 from services.saves.settings import SavesSettings
+from services.shared.local_fallback import require_local_fallback
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def _require_sqlite_driver(url: str) -> None:
+    """SQLite is the laptop fallback: its driver (aiosqlite) is in the `local` extra, not in the image."""
+    if is_sqlite(url):
+        require_local_fallback("aiosqlite", f"the SQLite database {url!r}")
 
 
 def _enable_sqlite_integrity(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
@@ -31,6 +38,7 @@ def _enable_sqlite_integrity(dbapi_connection: DBAPIConnection, _: ConnectionPoo
 
 
 def make_engine(url: str, settings: SavesSettings) -> AsyncEngine:
+    _require_sqlite_driver(url)
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _enable_sqlite_integrity)
@@ -65,6 +73,7 @@ def _upgrade(connection: Connection, config: Config) -> None:
 
 async def run_migrations(url: str) -> None:
     """`alembic upgrade head` on an async driver: Alembic runs synchronously on a connection we lend it."""
+    _require_sqlite_driver(url)
     engine = create_async_engine(url)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _enable_sqlite_integrity)
