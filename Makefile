@@ -32,7 +32,7 @@ typecheck: install
 	$(BIN)/mypy services tests
 
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not image"
 
 test: lint typecheck pytest image-check
 
