@@ -280,3 +280,23 @@ async def test_every_service_starts_from_the_installed_package_and_stops_on_sigt
                 running.process.wait()
 
     assert snapshot(image.venv) == image.files, "nothing was written into the venv at run time"
+
+
+def test_a_process_can_write_only_to_its_tmp(image: Image) -> None:
+    """The pod's view: the venv and the working directory are read-only, HOME/TMPDIR (the emptyDir) is not."""
+    probe = (
+        "import os, sys, tempfile\n"
+        "for path in (os.path.join(sys.prefix, 'written'), os.path.join(os.getcwd(), 'written')):\n"
+        "    try:\n"
+        "        open(path, 'w').close()\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    else:\n"
+        "        sys.exit(f'wrote {path}')\n"
+        "tempfile.NamedTemporaryFile(dir=os.environ['HOME']).close()\n"
+        "print(os.getuid(), os.getgid())\n"
+    )
+    result = image.run("python", "-c", probe, env=image.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    if os.geteuid() == 0:
+        assert result.stdout.split() == [str(IMAGE_USER), str(IMAGE_USER)], "run as the image's user"
