@@ -51,7 +51,9 @@ SECRET_SETTINGS = frozenset(
     {"INTERNAL_TOKEN", "REDIS_URL", "DATABASE_URL", "ANTHROPIC_API_KEY", "GITHUB_TOKEN", "SIM_CONTROL_TOKEN"}
 )
 # `estimator serve simulator` reads these besides SIM_* (docs/configuration.md, simulator variables).
-SIMULATOR_SHARED = frozenset({"ESTIMATOR_ENV", "METRICS_PORT", "MAX_HEADER_BYTES", "MAX_HEADER_FIELD_BYTES", "LOG_LEVEL"})
+SIMULATOR_SHARED = frozenset(
+    {"ESTIMATOR_ENV", "METRICS_PORT", "MAX_HEADER_BYTES", "MAX_HEADER_FIELD_BYTES", "LOG_LEVEL"}
+)
 
 
 def reads(service: str) -> frozenset[str]:

@@ -10,6 +10,7 @@ from tests.charts.chart import (
     ADAPTER_VALUES,
     QUEUE_SERIES,
     ROOT,
+    Manifest,
     adapter_rules,
     chart_values,
     component_name,
@@ -20,9 +21,10 @@ from tests.charts.chart import (
 )
 
 
-def worker_hpa(value_set: str = "production", *sets: str) -> dict[str, object]:
+def worker_hpa(value_set: str = "production", *sets: str) -> Manifest:
     hpa = named(render(value_set, *sets), "HorizontalPodAutoscaler", component_name("worker"))
-    return dict(hpa["spec"])
+    spec: Manifest = hpa["spec"]
+    return spec
 
 
 def test_chart_rules_are_the_k8s_adapter_rules() -> None:
@@ -31,7 +33,7 @@ def test_chart_rules_are_the_k8s_adapter_rules() -> None:
 
 def test_hpa_metric_and_selector_match_an_adapter_rule() -> None:
     spec = worker_hpa()
-    (metric,) = spec["metrics"]  # type: ignore[misc]
+    (metric,) = spec["metrics"]
     assert metric["type"] == "External"
     name = metric["external"]["metric"]["name"]
     rules = {rule["name"]["as"]: rule for rule in adapter_rules()}
@@ -52,9 +54,9 @@ def test_hpa_metric_and_selector_match_an_adapter_rule() -> None:
 
 def test_hpa_targets_max_jobs_per_replica_and_scales_down_slowly() -> None:
     spec = worker_hpa("production", "worker.maxJobs=4")
-    (metric,) = spec["metrics"]  # type: ignore[misc]
+    (metric,) = spec["metrics"]
     assert metric["external"]["target"] == {"type": "AverageValue", "averageValue": "4"}
-    down = spec["behavior"]["scaleDown"]  # type: ignore[index]
+    down = spec["behavior"]["scaleDown"]
     assert down["stabilizationWindowSeconds"] >= 300
     assert down["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 300}]
     manifests = render("production", "worker.maxJobs=4")

@@ -19,7 +19,7 @@ from tests.charts.chart import (
     render,
 )
 
-ALL_ON = ("simulator.enabled=true", "methodology.override=# Our methodology", 'config.rateCard.currency=EUR')
+ALL_ON = ("simulator.enabled=true", "methodology.override=# Our methodology", "config.rateCard.currency=EUR")
 SECRET_NAME = re.compile(r"(^|_)(TOKEN|KEY|PASSWORD|SECRET)($|_)|DATABASE_URL|REDIS_URL", re.IGNORECASE)
 CREDENTIAL_VALUE = re.compile(r"://[^/@\s]*:[^/@\s]*@|sk-ant-|\best_[A-Za-z0-9_-]{40,}")
 

@@ -26,7 +26,10 @@ INGRESS_CONTROLLER = {
     "namespaceSelector": NP["ingressController"]["namespaceSelector"],
     "podSelector": NP["ingressController"]["podSelector"],
 }
-PROMETHEUS = {"namespaceSelector": NP["prometheus"]["namespaceSelector"], "podSelector": NP["prometheus"]["podSelector"]}
+PROMETHEUS = {
+    "namespaceSelector": NP["prometheus"]["namespaceSelector"],
+    "podSelector": NP["prometheus"]["podSelector"],
+}
 TEST = peer("test")
 
 # Service component -> its target port name -> who may call it.

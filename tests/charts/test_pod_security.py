@@ -6,7 +6,16 @@ import pytest
 
 from tests.charts.chart import VALUE_SETS, Manifest, component, container_env, is_hook, pod_specs, render
 
-ALLOWED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
+ALLOWED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
 ALL_ON = (
     "simulator.enabled=true",
     "worker.autoscaling.enabled=true",

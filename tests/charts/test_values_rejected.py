@@ -26,7 +26,11 @@ BAD_VALUES = [
     ),
     ("production", ("secrets.keys.databaseUrl=",), "secrets.keys.databaseUrl is empty"),
     ("production", ("secrets.keys.redisUrl=",), "secrets.keys.redisUrl is empty"),
-    ("production", ("redis.enabled=true",), "the in-chart redis/postgresql (development only) need secrets.create=true"),
+    (
+        "production",
+        ("redis.enabled=true",),
+        "the in-chart redis/postgresql (development only) need secrets.create=true",
+    ),
     ("dev", ("postgresql.enabled=false",), "DATABASE_URL has no source"),
     ("dev", ("redis.enabled=false",), "REDIS_URL has no source"),
     ("dev", ("secrets.values.internalToken=short",), "internalToken must be at least 16 characters"),
