@@ -40,6 +40,7 @@ BAD_VALUES = [
         ("worker.autoscaling.maxReplicas=6",),
         "worker: 6 replicas x maxJobs 5 = 30 concurrent estimations, above the 20",
     ),
+    ("production", ("chat.autoscaling.minReplicas=9",), "chat.autoscaling.minReplicas (9) is above maxReplicas (6)"),
     ("production", ("prometheusAdapter.workerMetric=nope",), 'prometheusAdapter.workerMetric "nope" is not served'),
 ]
 

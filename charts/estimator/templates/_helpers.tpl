@@ -196,6 +196,12 @@ topologySpreadConstraints:
 {{- if and .Values.postgresql.enabled (not .Values.postgresql.password) }}
   {{- fail "postgresql.password is required when postgresql.enabled=true" }}
 {{- end }}
+{{- range $c := list "gateway" "chat" "saves" "worker" }}
+  {{- $a := (get $.Values $c).autoscaling }}
+  {{- if and $a.enabled (gt (int $a.minReplicas) (int $a.maxReplicas)) }}
+    {{- fail (printf "%s.autoscaling.minReplicas (%d) is above maxReplicas (%d)" $c (int $a.minReplicas) (int $a.maxReplicas)) }}
+  {{- end }}
+{{- end }}
 {{- $w := .Values.worker }}
 {{- $replicas := ternary $w.autoscaling.maxReplicas $w.replicaCount $w.autoscaling.enabled }}
 {{- $cap := int (include "estimator.workerConcurrencyCap" .) }}
