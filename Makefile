@@ -70,7 +70,7 @@ $(CRD_MODELS):
 	mkdir -p $(TOOLS)/node
 	npm install --silent --no-audit --no-fund --no-save --prefix $(TOOLS)/node $(CRD_MODELS_NPM_PACKAGE)
 
-$(BIN)/kubernetes-validate: $(BIN)/estimator
+$(BIN)/kubernetes-validate: | $(BIN)/estimator
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
