@@ -161,3 +161,11 @@ def test_external_store_egress_is_limited_to_the_configured_cidrs() -> None:
     _, others = egress_peers(manifests, "saves")
     database = [rule for rule in others if {p["port"] for p in rule["ports"]} == {5432}]
     assert database and database[0]["to"] == [{"ipBlock": {"cidr": "10.20.1.0/24"}}]
+
+
+def test_extra_egress_is_added_to_the_four_services_only() -> None:
+    manifests = render("production", "networkPolicy.extraEgress[0].ports[0].port=4318")
+    for workload, _ in pod_specs(manifests):
+        _, others = egress_peers(manifests, component(workload))
+        ports = {p["port"] for rule in others for p in rule.get("ports", [])}
+        assert (4318 in ports) == (component(workload) in ("gateway", "chat", "saves", "worker"))
