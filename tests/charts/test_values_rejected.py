@@ -66,4 +66,7 @@ def test_schema_allows_exactly_the_settings_each_service_reads(service: str) -> 
     expected = set(reads(service)) - SECRET_SETTINGS - {"ESTIMATOR_ENV"}
     if service == "simulator":
         expected -= {"SIM_HOST", "SIM_PORT"}  # `estimator serve` takes --host/--port
-    assert allowed == expected
+    assert allowed == expected, (
+        f"values.schema.json {service}.settings propertyNames: add {sorted(expected - allowed)},"
+        f" remove {sorted(allowed - expected)}"
+    )
