@@ -42,30 +42,24 @@ QUEUE_SERIES = frozenset({"estimator_queue_jobs", "estimator_queue_oldest_job_ag
 
 # Settings being added to the services in parallel (issue 10, part 2); allowed on the containers that
 # will read them until they appear in the settings classes (services/config_reference.py).
-PENDING_SETTINGS: dict[str, frozenset[str]] = {
-    "SHUTDOWN_DELAY_S": frozenset({"gateway", "chat", "saves", "worker"}),
-    "LOG_FORMAT": frozenset({"gateway", "chat", "saves", "worker", "simulator"}),
-    "METHODOLOGY_FILE": frozenset({"chat", "saves", "worker"}),
-}
 SECRET_SETTINGS = frozenset(
     {"INTERNAL_TOKEN", "REDIS_URL", "DATABASE_URL", "ANTHROPIC_API_KEY", "GITHUB_TOKEN", "SIM_CONTROL_TOKEN"}
 )
 # `estimator serve simulator` reads these besides SIM_* (docs/configuration.md, simulator variables).
 SIMULATOR_SHARED = frozenset(
-    {"ESTIMATOR_ENV", "METRICS_PORT", "MAX_HEADER_BYTES", "MAX_HEADER_FIELD_BYTES", "LOG_LEVEL"}
+    {"ESTIMATOR_ENV", "METRICS_PORT", "MAX_HEADER_BYTES", "MAX_HEADER_FIELD_BYTES", "LOG_LEVEL", "LOG_FORMAT"}
 )
 
 
 def reads(service: str) -> frozenset[str]:
-    """Every environment variable `service` reads, from its settings class (plus the pending ones)."""
-    pending = {name for name, readers in PENDING_SETTINGS.items() if service in readers}
+    """Every environment variable `service` reads, from its settings class."""
     if service == "simulator":
         names = {f"SIM_{field.upper()}" for field in SimulatorConfig.model_fields} | SIMULATOR_SHARED
     elif service == "migrate":
         names = {field.upper() for field in SERVICES["saves"].model_fields}
     else:
         names = {field.upper() for field in SERVICES[service].model_fields}
-    return frozenset(names | pending)
+    return frozenset(names)
 
 
 def helm() -> str:

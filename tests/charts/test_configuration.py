@@ -107,7 +107,7 @@ def test_methodology_is_mounted_only_when_overridden() -> None:
         name = component(workload)
         env = container_env(manifests, spec["containers"][0]) if name != "migrate" else {}
         mounts = {m["mountPath"] for m in spec["containers"][0].get("volumeMounts", [])}
-        reader = name in ("chat", "saves", "worker")
+        reader = name in ("chat", "worker")
         assert ("METHODOLOGY_FILE" in env) == reader, name
         assert ("/etc/estimator/methodology" in mounts) == reader, name
         if reader:

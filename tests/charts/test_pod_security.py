@@ -122,12 +122,13 @@ def test_grace_periods_outlast_the_drains(value_set: str) -> None:
         if name not in ("gateway", "chat", "saves", "worker"):
             continue
         env = container_env(manifests, spec["containers"][0])
-        delay = int(env["SHUTDOWN_DELAY_S"])
+        delay = int(env.get("SHUTDOWN_DELAY_S", 0))  # the worker turns not ready at SIGTERM, with no delay
         grace = spec["terminationGracePeriodSeconds"]
         if name == "worker":
             assert grace > int(env["WORKER_DRAIN_S"]) + delay, "the worker would be killed mid-drain"
         elif name == "chat":
-            assert grace >= 300 + delay, "a chat turn (CHAT_TIMEOUT_S 300) must be able to finish during a rollout"
+            drain = int(env["CHAT_DRAIN_S"])
+            assert grace > drain + delay, "turns in progress (CHAT_DRAIN_S) must be able to finish during a rollout"
         else:
             assert grace >= 30 + delay, "uvicorn drains for 30 s after the readiness delay"
 

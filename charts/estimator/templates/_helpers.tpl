@@ -240,8 +240,10 @@ topologySpreadConstraints:
 {{- $env := dict "ESTIMATOR_ENV" "production" "LOG_LEVEL" $v.config.logLevel "LOG_FORMAT" $v.config.logFormat }}
 {{- $saves := printf "http://%s:%d" (include "estimator.componentName" (dict "root" $root "component" "saves")) (int $v.service.port) }}
 {{- if has $c (list "gateway" "chat" "saves" "worker") }}
-  {{- $_ := set $env "SHUTDOWN_DELAY_S" (toString $v.config.shutdownDelaySeconds) }}
   {{- with $v.config.otlpEndpoint }}{{ $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" . }}{{ end }}
+{{- end }}
+{{- if has $c (list "gateway" "chat" "saves") }}
+  {{- $_ := set $env "SHUTDOWN_DELAY_S" (toString $v.config.shutdownDelaySeconds) }}
 {{- end }}
 {{- if has $c (list "gateway" "chat" "saves" "simulator") }}
   {{- $_ := set $env "METRICS_PORT" (toString $v.metricsPort) }}
@@ -262,8 +264,11 @@ topologySpreadConstraints:
   {{- with include "estimator.anthropicBaseUrl" $root }}{{ $_ := set $env "ANTHROPIC_BASE_URL" . }}{{ end }}
   {{- with $v.config.rateCard }}{{ $_ := set $env "RATE_CARD" (toJson .) }}{{ end }}
 {{- end }}
-{{- if and $v.methodology.override (has $c (list "chat" "saves" "worker")) }}
+{{- if and $v.methodology.override (has $c (list "chat" "worker")) }}
   {{- $_ := set $env "METHODOLOGY_FILE" (include "estimator.methodologyPath" $root) }}
+{{- end }}
+{{- if eq $c "chat" }}
+  {{- $_ := set $env "CHAT_DRAIN_S" (toString $v.chat.drainSeconds) }}
 {{- end }}
 {{- if eq $c "worker" }}
   {{- $_ := set $env "WORKER_MAX_JOBS" (toString $v.worker.maxJobs) }}
@@ -277,7 +282,7 @@ topologySpreadConstraints:
 {{- toYaml $env }}
 {{- end }}
 
-{{/* The methodology volume, for chat, saves and the worker, when an override is given. */}}
+{{/* The methodology volume, for chat and the worker, when an override is given. */}}
 {{- define "estimator.methodologyVolumeMount" -}}
 {{- if .Values.methodology.override }}
 - name: methodology
