@@ -22,7 +22,7 @@ from tests.worker.test_queue_semantics import running_stack
 
 ADAPTER_VALUES = Path(__file__).parents[2] / "k8s" / "prometheus-adapter" / "values.yaml"
 # What the ServiceMonitor adds to every series of the worker's pods, and what the chart's HPA selects on.
-CLUSTER_LABELS = {"namespace": "estimator-test", "service": "estimator-estimation-worker"}
+CLUSTER_LABELS = {"namespace": "estimator-test", "service": "estimator-worker"}
 MAX_JOBS = 2
 JOBS = 6
 
