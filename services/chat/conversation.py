@@ -26,6 +26,7 @@ from services.estimation.prompt import build_chat_system
 from services.estimation.schema import EDIT_TOOL_NAME, edit_tool
 from services.llm.budget import Waiting, WaitListener, estimate_input_tokens
 from services.llm.calls import ClaudeCallError, call_claude
+from services.llm.metrics import FirstToken
 from services.llm.pricing import price_for
 from services.shared.backoff import is_retryable
 from services.shared.contracts import (
@@ -181,8 +182,12 @@ class Turn:
                 messages=messages,  # type: ignore[arg-type]
                 tools=self.tools,  # type: ignore[arg-type]
             ) as stream:
-                async for delta in stream.text_stream:
-                    await self.say(delta)
+                first = FirstToken("chat")
+                async for event in stream:
+                    if event.type == "content_block_delta":
+                        first.arrived()  # text or an edit's JSON: Claude has started answering
+                    elif event.type == "text":
+                        await self.say(event.text)
                 return await stream.get_final_message()
 
         message, usage = await call_claude(

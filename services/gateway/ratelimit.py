@@ -16,10 +16,13 @@ from fastapi import Request, Response
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from prometheus_client import Counter
 
 from services.gateway.settings import GatewaySettings
 from services.shared.errors import ApiError
 from services.shared.redis import make_pool
+
+REJECTIONS = Counter("estimator_rate_limit_rejections_total", "Requests refused with 429, by limit", ["limit"])
 
 
 def storage_uri(redis_url: str) -> str:
@@ -79,6 +82,7 @@ class RateLimits:
         """Counts one failed authentication of the client's address; 429 if it had none left."""
         identity = ("auth-failures", "ip", self.client_ip(request))
         if not await self.limiter.hit(self.auth_failures, *identity):
+            REJECTIONS.labels("auth_failures").inc()
             await self._refuse_auth(identity)
 
     async def _refuse_auth(self, identity: tuple[str, ...]) -> None:
@@ -105,5 +109,6 @@ class RateLimits:
             refused = [o for o in (by_ip, by_key) if not o.allowed]
             retry_after = max(o.reset_in_s for o in refused)
             headers["Retry-After"] = str(retry_after)
+            REJECTIONS.labels(name).inc()
             raise ApiError(429, "rate_limited", f"too many requests; retry in {retry_after}s", headers)
         response.headers.update(headers)

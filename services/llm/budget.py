@@ -61,7 +61,11 @@ WAITS = Histogram(
 UPSTREAM_THROTTLES = Counter(
     "estimator_llm_upstream_throttled_total", "429/529 answers from the Claude API", ["status"]
 )
-TOKENS = Counter("estimator_llm_tokens_total", "Tokens used by Claude calls", ["priority", "kind"])
+TOKENS = Counter(
+    "estimator_llm_tokens_total",
+    "Tokens used by Claude calls, by kind: input (uncached), output, cache_write, cache_read",
+    ["priority", "kind"],
+)
 OUTPUT_RESERVED = Counter(
     "estimator_llm_output_reserved_tokens_total",
     "Output tokens reserved by Claude calls whose use is known; reservation waste is "
@@ -112,9 +116,11 @@ class Lease:
     input_used: int | None = None
     output_used: int | None = None
     cached_tokens: int = 0
+    usage: Usage | None = None
 
     def record(self, usage: Usage) -> None:
         """What Anthropic counts against the limits: uncached input, cache writes, and output."""
+        self.usage = usage
         self.input_used = usage.input_tokens + usage.cache_creation_input_tokens
         self.output_used = usage.output_tokens
         self.cached_tokens = usage.cache_creation_input_tokens + usage.cache_read_input_tokens
@@ -230,10 +236,13 @@ class FleetBudget:
             ],
         )
         if lease.output_used is not None:
-            TOKENS.labels(lease.priority, "output").inc(lease.output_used)
             OUTPUT_RESERVED.labels(lease.priority).inc(lease.output_reserved)
-        if lease.input_used is not None:
-            TOKENS.labels(lease.priority, "input").inc(lease.input_used)
+        if lease.usage is not None:
+            # By kind, as Anthropic bills them; the methodology's cache hit ratio is cache_read / (read + write).
+            TOKENS.labels(lease.priority, "input").inc(lease.usage.input_tokens)
+            TOKENS.labels(lease.priority, "output").inc(lease.usage.output_tokens)
+            TOKENS.labels(lease.priority, "cache_write").inc(lease.usage.cache_creation_input_tokens)
+            TOKENS.labels(lease.priority, "cache_read").inc(lease.usage.cache_read_input_tokens)
         if lease.cache_kind and lease.cached_tokens:
             # The next call with the same stable prefix will read it from the cache: reserve less input.
             await self.redis.set(f"{self.prefix}:warm:{lease.cache_kind}", lease.cached_tokens, ex=WARM_CACHE_TTL_S)

@@ -18,6 +18,7 @@ import httpx2
 from anthropic.types import Message
 
 from services.llm.budget import CapacityTimeout, FleetBudget, Priority, WaitListener
+from services.llm.metrics import COST, REQUESTS, RETRY_AFTER, outcome_of
 from services.llm.pricing import ModelPrice, usage_of
 from services.shared.contracts import Usage
 
@@ -125,13 +126,19 @@ async def call_claude(
                     message = await call()
                 except (anthropic.APIError, httpx2.TransportError) as exc:
                     failure = exc
+                    REQUESTS.labels(priority, outcome_of(exc)).inc()
                     if _refused_before_output(exc):
                         lease.refused_upstream()
                         status = exc.status_code if isinstance(exc, anthropic.APIStatusError) else 0
-                        await budget.cool_down(retry_after_s(exc) or backoff_s(attempt, exc), status)
+                        hint = retry_after_s(exc)
+                        if hint is not None:
+                            RETRY_AFTER.labels(str(status)).observe(hint)
+                        await budget.cool_down(hint or backoff_s(attempt, exc), status)
                 else:
                     usage = usage_of(message.usage, price)
                     lease.record(usage)
+                    REQUESTS.labels(priority, "ok").inc()
+                    COST.labels(priority).inc(usage.cost_usd)
                     return message, usage
         except CapacityTimeout as exc:
             raise ClaudeCallError("claude_busy", "no Claude capacity was free before the deadline") from exc

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI, Response
 from opentelemetry import trace
@@ -12,7 +13,15 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 from starlette.applications import Starlette
@@ -35,6 +44,20 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+
+SSE_CONNECTIONS = Gauge("estimator_sse_connections", "Event streams open on this process", ["stream"])
+T = TypeVar("T")
+
+
+async def counted_stream(stream: str, events: AsyncIterator[T]) -> AsyncIterator[T]:
+    """`events`, counted in `estimator_sse_connections` for as long as the client stays connected."""
+    SSE_CONNECTIONS.labels(stream).inc()
+    try:
+        async for event in events:
+            yield event
+    finally:
+        SSE_CONNECTIONS.labels(stream).dec()
 
 
 class _MetricsMiddleware:

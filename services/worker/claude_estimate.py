@@ -21,6 +21,7 @@ from services.estimation.schema import ESTIMATE_TOOL_NAME
 from services.llm.allowance import OutputAllowance
 from services.llm.budget import FleetBudget, WaitListener, estimate_input_tokens
 from services.llm.calls import ClaudeCallError, call_claude
+from services.llm.metrics import FirstToken
 from services.llm.pricing import price_for
 from services.shared.contracts import Usage
 from services.worker.settings import WorkerSettings
@@ -63,6 +64,10 @@ async def estimate_with_claude(
                 tools=request.tools,  # type: ignore[arg-type]
                 tool_choice=request.tool_choice,  # type: ignore[arg-type]
             ) as stream:
+                first = FirstToken("estimate")
+                async for event in stream:
+                    if event.type == "content_block_delta":
+                        first.arrived()
                 return await stream.get_final_message()
 
         return call

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from arq import Retry
@@ -26,7 +27,7 @@ from services.shared.jobs import JobStore, PaidResult
 from services.worker.claude_estimate import estimate_with_claude
 from services.worker.context import WorkerContext
 from services.worker.github import GitHubError, RepoSummary, fetch_repo_summary
-from services.worker.metrics import JOB_DURATION, JOBS_FINISHED
+from services.worker.metrics import JOB_DURATION, JOB_QUEUE_WAIT, JOBS_FINISHED
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ async def run_estimation(ctx: dict[str, Any], job_id: str) -> str:
     if job.status == "succeeded":
         return "already-succeeded"
     job_try = int(ctx.get("job_try", 1))
+    enqueued: datetime | None = ctx.get("enqueue_time")
+    if job_try == 1 and enqueued is not None:
+        JOB_QUEUE_WAIT.observe(max(0.0, (datetime.now(UTC) - enqueued).total_seconds()))
     tries = 0  # tries that could call Claude; one that only saves a stored answer is not counted
     if await store.paid_result(job_id) is None:
         tries = await store.count_try(job_id)

@@ -43,3 +43,11 @@ async def make_budget(redis_url: str) -> AsyncIterator[BudgetFactory]:
 
 def soon(seconds: float = 0.3) -> float:
     return time.monotonic() + seconds
+
+
+@pytest.fixture
+async def budget(redis_url: str) -> AsyncIterator[FleetBudget]:
+    """A fleet budget of its own with the default limits."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    yield FleetBudget(client, BudgetSettings(llm_budget_prefix=f"test:calls:{uuid.uuid4().hex[:8]}"))
+    await client.aclose()

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import AsyncIterator
 
 import anthropic
 import httpx
 import httpx2
 import pytest
-import redis.asyncio as aioredis
 from anthropic.types import Message
 
 from services.llm.budget import FleetBudget
 from services.llm.calls import ClaudeCallError, call_claude
 from services.llm.pricing import ModelPrice
-from services.llm.settings import BudgetSettings
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig
 from tests.github_stub import ThreadServer
@@ -24,13 +20,6 @@ from tests.sim_control import SIM_CONTROL_HEADERS, SIM_CONTROL_TOKEN
 
 PRICE = ModelPrice(input=3, output=15, cache_write=3.75, cache_read=0.3)
 SIM = "http://sim"
-
-
-@pytest.fixture
-async def budget(redis_url: str) -> AsyncIterator[FleetBudget]:
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    yield FleetBudget(client, BudgetSettings(llm_budget_prefix=f"test:calls:{uuid.uuid4().hex[:8]}"))
-    await client.aclose()
 
 
 def _claude() -> tuple[anthropic.AsyncAnthropic, httpx2.AsyncClient]:

@@ -18,6 +18,7 @@ from services.gateway.state import GatewayState, State
 from services.shared.contracts import ChatHistory, ChatReply, ChatRequest, TurnState
 from services.shared.errors import ApiError, error_from_response
 from services.shared.internal import internal_headers
+from services.shared.observability import counted_stream
 from services.shared.read_model import chat_view
 
 router = APIRouter(prefix="/api/estimate", tags=["chat"])
@@ -84,7 +85,7 @@ async def chat(
         raise error_from_response(upstream, "chat")
     if upstream.headers.get("content-type", "").startswith(EVENT_STREAM):
         return StreamingResponse(
-            upstream.aiter_raw(),
+            counted_stream("chat_turn", upstream.aiter_raw()),
             media_type=EVENT_STREAM,
             headers={**response.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             background=BackgroundTask(upstream.aclose),

@@ -20,6 +20,7 @@ from services.gateway.state import GatewayState, State
 from services.shared.contracts import TERMINAL_STATUSES, JobInput, JobState
 from services.shared.errors import ApiError
 from services.shared.jobs import IdempotencyMismatch
+from services.shared.observability import counted_stream
 
 router = APIRouter(prefix="/api/estimate", tags=["estimates"])
 SSE_PING_S = 15
@@ -120,4 +121,5 @@ async def _job_events(state: GatewayState, owner: str, job_id: str) -> AsyncIter
 )
 async def job_events(job_id: str, owner: CurrentOwner, state: State) -> EventSourceResponse:
     await owned_job(state, owner, job_id)
-    return EventSourceResponse(_job_events(state, owner, job_id), ping=SSE_PING_S, send_timeout=30)
+    events = counted_stream("job_events", _job_events(state, owner, job_id))
+    return EventSourceResponse(events, ping=SSE_PING_S, send_timeout=30)
