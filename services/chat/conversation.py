@@ -197,6 +197,7 @@ class Turn:
             input_tokens=estimate_input_tokens(self.system, messages, self.tools),
             max_tokens=max_tokens,
             price=price_for(settings.model_prices, settings.anthropic_model),
+            model=settings.anthropic_model,
             deadline=self.deadline,
             cache_kind="chat",
             on_wait=self._on_wait,

@@ -24,6 +24,7 @@ from services.llm.calls import ClaudeCallError
 from services.shared.contracts import ChatReply, ChatRequest, ErrorInfo, TurnState
 from services.shared.errors import ApiError
 from services.shared.internal import InternalAuth, Owner
+from services.shared.log_context import log_context
 
 router = APIRouter(prefix="/internal/chat", dependencies=[InternalAuth])
 KEEP_ALIVE_S = 10
@@ -40,6 +41,10 @@ def _start(
     """Runs the turn to its end in its own task, records its outcome, then frees the save."""
 
     async def run() -> ChatReply:
+        with log_context(job_id=job_id, owner=owner):
+            return await _run_turn()
+
+    async def _run_turn() -> ChatReply:
         async with context.turns.holding(job_id, turn_id):
             try:
                 reply = await chat_turn(context, owner, job_id, message, events)

@@ -16,13 +16,17 @@ from collections.abc import Awaitable, Callable
 import anthropic
 import httpx2
 from anthropic.types import Message
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
 
 from services.llm.budget import CapacityTimeout, FleetBudget, Priority, WaitListener
 from services.llm.metrics import COST, REQUESTS, RETRY_AFTER, outcome_of
 from services.llm.pricing import ModelPrice, usage_of
+from services.llm.spans import request_attributes, response_attributes
 from services.shared.contracts import Usage
 
 log = logging.getLogger(__name__)
+TRACER = trace.get_tracer(__name__)
 
 BASE_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
@@ -95,6 +99,22 @@ def _refused_before_output(exc: BaseException) -> bool:
     return isinstance(exc, anthropic.APIStatusError) and exc.status_code in (429, 529) and not is_spend_limit(exc)
 
 
+async def _send(
+    call: Callable[[], Awaitable[Message]], model: str, max_tokens: int, priority: Priority
+) -> Message | anthropic.APIError | httpx2.TransportError:
+    """One request to the Messages API as an OpenTelemetry GenAI client span; a failure is returned."""
+    attributes = request_attributes(model, max_tokens, priority)
+    with TRACER.start_as_current_span(f"chat {model}", kind=SpanKind.CLIENT, attributes=attributes) as span:
+        try:
+            message = await call()
+        except (anthropic.APIError, httpx2.TransportError) as exc:
+            span.set_status(StatusCode.ERROR)
+            span.set_attribute("error.type", type(exc).__name__)
+            return exc
+        span.set_attributes(response_attributes(message))
+        return message
+
+
 async def call_claude(
     budget: FleetBudget,
     call: Callable[[], Awaitable[Message]],
@@ -103,6 +123,7 @@ async def call_claude(
     input_tokens: int,
     max_tokens: int,
     price: ModelPrice,
+    model: str,
     deadline: float,
     cache_kind: str | None = None,
     on_wait: WaitListener | None = None,
@@ -119,27 +140,24 @@ async def call_claude(
     admission = deadline if admit_by is None else min(deadline, admit_by)
     attempt = 0
     while True:
-        failure: anthropic.APIError | httpx2.TransportError
         try:
             async with budget.slot(priority, input_tokens, max_tokens, admission, on_wait, cache_kind) as lease:
-                try:
-                    message = await call()
-                except (anthropic.APIError, httpx2.TransportError) as exc:
-                    failure = exc
-                    REQUESTS.labels(priority, outcome_of(exc)).inc()
-                    if _refused_before_output(exc):
-                        lease.refused_upstream()
-                        status = exc.status_code if isinstance(exc, anthropic.APIStatusError) else 0
-                        hint = retry_after_s(exc)
-                        if hint is not None:
-                            RETRY_AFTER.labels(str(status)).observe(hint)
-                        await budget.cool_down(hint or backoff_s(attempt, exc), status)
-                else:
-                    usage = usage_of(message.usage, price)
+                sent = await _send(call, model, max_tokens, priority)
+                if isinstance(sent, Message):
+                    usage = usage_of(sent.usage, price)
                     lease.record(usage)
                     REQUESTS.labels(priority, "ok").inc()
                     COST.labels(priority).inc(usage.cost_usd)
-                    return message, usage
+                    return sent, usage
+                failure = sent
+                REQUESTS.labels(priority, outcome_of(failure)).inc()
+                if _refused_before_output(failure):
+                    lease.refused_upstream()
+                    status = failure.status_code if isinstance(failure, anthropic.APIStatusError) else 0
+                    hint = retry_after_s(failure)
+                    if hint is not None:
+                        RETRY_AFTER.labels(str(status)).observe(hint)
+                    await budget.cool_down(hint or backoff_s(attempt, failure), status)
         except CapacityTimeout as exc:
             raise ClaudeCallError("claude_busy", "no Claude capacity was free before the deadline") from exc
         if not is_transient(failure):

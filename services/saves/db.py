@@ -19,6 +19,7 @@ from services.saves.db_metrics import instrument_query_latency
 from services.saves.settings import SavesSettings
 from services.shared.backoff import full_jitter
 from services.shared.local_fallback import require_local_fallback
+from services.shared.tracing import configure_tracing
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ def make_engine(url: str, settings: SavesSettings) -> AsyncEngine:
             pool_pre_ping=True,
         )
     instrument_query_latency(engine)
+    if configure_tracing("saves"):
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        # Its declared range stops before SQLAlchemy 2.1, whose engine events it uses unchanged.
+        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, skip_dep_check=True)
     return engine
 
 

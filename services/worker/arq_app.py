@@ -24,6 +24,7 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from services.shared.redis import arq_settings
+from services.shared.tracing import configure_tracing
 from services.worker.context import WorkerContext
 from services.worker.probes import serve_probes
 from services.worker.settings import WorkerSettings, get_settings
@@ -89,6 +90,7 @@ def create_worker(settings: WorkerSettings) -> LeasedWorker:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
+    configure_tracing("worker")
     settings = get_settings()
     deps = ctx["deps"] = WorkerContext.open(settings)
     if settings.worker_metrics_port:

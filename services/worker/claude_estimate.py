@@ -83,6 +83,7 @@ async def estimate_with_claude(
                 input_tokens=estimate_input_tokens(request.system, request.messages, request.tools),
                 max_tokens=max_tokens,
                 price=price_for(settings.model_prices, settings.anthropic_model),
+                model=settings.anthropic_model,
                 deadline=deadline,
                 cache_kind="estimate",
                 on_wait=on_wait,

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arq import Retry
+from opentelemetry import trace as otel
+from opentelemetry.trace import SpanKind
 
 from services.estimation.bundle import build_bundle, stored_fields
 from services.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
@@ -24,6 +26,8 @@ from services.shared.backoff import until_stored
 from services.shared.contracts import JobInput, SaveCreate, Usage
 from services.shared.errors import ApiError
 from services.shared.jobs import JobStore, PaidResult
+from services.shared.log_context import log_context, set_log_context
+from services.shared.tracing import job_context
 from services.worker.claude_estimate import estimate_with_claude
 from services.worker.context import WorkerContext
 from services.worker.github import GitHubError, RepoSummary, fetch_repo_summary
@@ -31,6 +35,7 @@ from services.worker.metrics import JOB_DURATION, JOB_QUEUE_WAIT, JOBS_FINISHED
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
+TRACER = otel.get_tracer(__name__)
 # A paid job's save is retried this often at most while saves is down (each rerun costs no Claude call).
 SAVE_RETRY_MAX_DEFER_S = 60
 
@@ -69,7 +74,19 @@ async def _attempt(
     return None
 
 
-async def run_estimation(ctx: dict[str, Any], job_id: str) -> str:
+async def run_estimation(ctx: dict[str, Any], job_id: str, trace: dict[str, str] | None = None) -> str:
+    """One try of a job, as a span of the trace of the request that submitted it."""
+    attributes: dict[str, str | int] = {"estimator.job_id": job_id, "estimator.job_try": int(ctx.get("job_try", 1))}
+    with (
+        log_context(job_id=job_id),
+        TRACER.start_as_current_span(
+            "estimation job", context=job_context(trace), kind=SpanKind.CONSUMER, attributes=attributes
+        ),
+    ):
+        return await _run_estimation(ctx, job_id)
+
+
+async def _run_estimation(ctx: dict[str, Any], job_id: str) -> str:
     deps: WorkerContext = ctx["deps"]
     store = deps.store
     job = await store.get(job_id)
@@ -79,6 +96,7 @@ async def run_estimation(ctx: dict[str, Any], job_id: str) -> str:
         return "expired"
     if job.status == "succeeded":
         return "already-succeeded"
+    set_log_context(owner=job.owner)
     job_try = int(ctx.get("job_try", 1))
     enqueued: datetime | None = ctx.get("enqueue_time")
     if job_try == 1 and enqueued is not None:

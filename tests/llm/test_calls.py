@@ -44,6 +44,7 @@ async def _ask(budget: FleetBudget, claude: anthropic.AsyncAnthropic, seconds: f
         input_tokens=50,
         max_tokens=200,
         price=PRICE,
+        model="claude-sonnet-4-6",
         deadline=time.monotonic() + seconds,
     )
     assert usage.output_tokens == message.usage.output_tokens

@@ -21,6 +21,7 @@ from services.shared.contracts import TERMINAL_STATUSES, JobInput, JobState
 from services.shared.errors import ApiError
 from services.shared.jobs import IdempotencyMismatch
 from services.shared.observability import counted_stream
+from services.shared.tracing import job_carrier
 
 router = APIRouter(prefix="/api/estimate", tags=["estimates"])
 SSE_PING_S = 15
@@ -67,7 +68,11 @@ async def submit_estimate(
     if job.status == "queued":
         # The ARQ job id is ours: enqueueing a replay again is a no-op, and heals a crash between the two steps.
         await state.queue.enqueue_job(
-            "run_estimation", job.job_id, _job_id=job.job_id, _queue_name=state.settings.queue_name
+            "run_estimation",
+            job.job_id,
+            trace=job_carrier(),  # the worker's spans join this request's trace
+            _job_id=job.job_id,
+            _queue_name=state.settings.queue_name,
         )
     base = f"/api/estimate/{job.job_id}"
     response.headers["Location"] = f"{base}/status"
