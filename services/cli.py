@@ -10,7 +10,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from services.capacity_report import MIX_FLAGS
 from services.shared import settings as service_settings
+from services.shared.capacity import Mix
 from services.shared.local import HOST as LOCAL_HOST
 from services.shared.local import LOCAL_PORTS
 from services.shared.observability import configure_logging
@@ -188,6 +190,27 @@ async def _budget(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capacity(args: argparse.Namespace) -> int:
+    from services.capacity_report import as_json, as_text, plans, tiers
+    from services.shared.capacity import limits_for
+
+    mix = Mix(**{name: getattr(args, name) for name in MIX_FLAGS if getattr(args, name) is not None})
+    explicit = (args.rpm, args.input_tpm, args.output_tpm)
+    try:
+        if args.tier is None and any(v is not None for v in explicit):
+            named = {"explicit": limits_for(None, *explicit)}
+        else:
+            named = {name: limits_for(name.split()[-1], *explicit) for name in tiers(args.tier)} or {
+                args.tier: limits_for(args.tier, *explicit)
+            }
+        results = plans(named, args.chat_reserve, mix, args.max_jobs)
+    except ValueError as exc:
+        print(f"estimator capacity: {exc}", file=sys.stderr)
+        return 2
+    print(as_json(results) if args.json else as_text(results, mix), end="")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="estimator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,6 +240,18 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key")
     listing = keys_sub.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--owner")
+
+    capacity = sub.add_parser("capacity", help="what a Claude tier feeds: concurrency, workers, queue waits")
+    capacity.add_argument("--tier", help="1-4 (default: every tier)")
+    for flag in ("--rpm", "--input-tpm", "--output-tpm"):
+        capacity.add_argument(flag, type=int, help="an explicit limit (overrides the tier's)")
+    capacity.add_argument("--chat-reserve", type=float, default=0.2)
+    capacity.add_argument("--max-jobs", type=int, help="WORKER_MAX_JOBS to size workers with")
+    for name, kind in MIX_FLAGS.items():
+        capacity.add_argument(
+            f"--{name.replace('_', '-')}", type=kind, help=f"traffic mix (default {getattr(Mix(), name)})"
+        )
+    capacity.add_argument("--json", action="store_true")
 
     budget = sub.add_parser("budget", help="the fleet-wide Claude budget")
     budget_sub = budget.add_subparsers(dest="budget_command", required=True)
@@ -260,6 +295,8 @@ def _run(args: argparse.Namespace) -> int:
         return asyncio.run(_keys(args))
     elif args.command == "budget":
         return asyncio.run(_budget(args))
+    elif args.command == "capacity":
+        return _capacity(args)
     elif args.command == "config":
         from services.config_reference import markdown
 

@@ -87,3 +87,18 @@ async def test_the_budget_can_be_read_and_overridden_for_the_whole_fleet(stack: 
     assert code == 2 and "out of range" in out
     code, out = await _cli(stack, "budget", "reset", env=env)
     assert code == 0 and json.loads(out)["capacity"]["output_tokens"] == 90_000
+
+
+async def test_capacity_prints_every_tier_and_refuses_an_unknown_one(stack: Stack) -> None:
+    code, text = await _cli(stack, "capacity")
+    assert code == 0, text
+    assert [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| Tier")] == [
+        "Tier 1",
+        "Tier 2",
+        "Tier 3",
+        "Tier 4",
+    ]
+    code, text = await _cli(stack, "capacity", "--tier", "2", "--json")
+    assert code == 0 and json.loads(text)["Tier 2"]["estimation_concurrency"] == 20
+    code, text = await _cli(stack, "capacity", "--tier", "7")
+    assert code == 2 and "unknown tier '7'" in text
