@@ -68,7 +68,7 @@ def test_tiers_are_named_loosely_and_explicit_limits_override_them() -> None:
     assert limits_for(None, rpm=10, input_tpm=20, output_tpm=30) == Limits(10, 20, 30)
     for bad in ({"tier": "5"}, {"tier": None, "rpm": 10}, {"tier": "2", "rpm": 0}):
         with pytest.raises(ValueError):
-            limits_for(**bad)  # type: ignore[arg-type]
+            limits_for(**bad)
 
 
 def test_the_simulation_agrees_with_erlang_c_when_service_times_are_exponential() -> None:
