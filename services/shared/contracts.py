@@ -99,6 +99,9 @@ class JobState(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     created_at: datetime
     updated_at: datetime
+    started_at: datetime | None = Field(
+        default=None, description="when a worker first took the job: its queue wait is `started_at - created_at`"
+    )
 
     def public_json(self) -> str:
         """The status document as the API returns it: no owner, and no save_id or error until they exist."""

@@ -223,3 +223,14 @@ async def test_a_paid_job_keeps_retrying_its_save_past_the_tries_limit_without_c
     assert job is not None and job.save_id and job.usage.calls == 1
     assert (await sim.get("/_sim/stats")).json()["requests"] == 1
     assert deferrals == sorted(deferrals), "each rerun waits a little longer for saves"
+
+
+async def test_a_job_says_when_a_worker_first_took_it(worker: tuple[WorkerContext, httpx2.AsyncClient]) -> None:
+    context, _ = worker
+    job_id = await _job(context, "Started")
+    queued = await context.store.get(job_id)
+    assert queued is not None and queued.started_at is None
+    assert await run_estimation({"deps": context, "job_try": 1}, job_id) == "succeeded"
+    done = await context.store.get(job_id)
+    assert done is not None and done.started_at is not None
+    assert queued.created_at <= done.started_at <= done.updated_at
