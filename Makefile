@@ -10,7 +10,7 @@ PORT ?= 8000
 LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes --quiet \
 	--custom-compile-command "make lock"
 
-.PHONY: install run test lint typecheck pytest image-check lock bench bench-read bench-chat clean
+.PHONY: install run test lint typecheck pytest image-check lock bench bench-read bench-chat bench-capacity clean
 
 $(BIN)/estimator: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ bench-read: install
 # e.g. make bench-chat BENCH_CHAT_ARGS="--users 60 --steady 60"; writes loadtests/reports/chat.md, .json and .png
 bench-chat: install
 	$(BIN)/python -m loadtests.chat_load $(BENCH_CHAT_ARGS)
+
+# The capacity model's forecast against a measured queue at 50 % and 90 % of capacity (about 15 min);
+# writes loadtests/reports/capacity.md and .json. e.g. make bench-capacity BENCH_CAPACITY_ARGS="--jobs 100"
+bench-capacity: install
+	$(BIN)/python -m loadtests.capacity $(BENCH_CAPACITY_ARGS)
 
 clean:
 	rm -rf .estimator .pytest_cache .mypy_cache .ruff_cache

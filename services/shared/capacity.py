@@ -19,6 +19,7 @@ import math
 import random
 import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 SIMULATED_JOBS = 20_000
@@ -85,6 +86,7 @@ class Mix:
     tokens_per_second: float = 60.0
     first_token_s: float = 1.0
     estimate_time_cv: float = 0.3
+    worker_poll_s: float = 0.5
 
     @property
     def estimate_duration_s(self) -> float:
@@ -163,31 +165,51 @@ def erlang_c_p95(arrivals_per_s: float, servers: int, service_s: float) -> float
 
 
 def simulate_waits(
-    arrivals_per_s: float, servers: int, service_s: float, cv: float, *, jobs: int = SIMULATED_JOBS, seed: int = 7
+    arrivals_per_s: float,
+    servers: int,
+    service_s: float,
+    cv: float,
+    *,
+    pickup_s: float = 0.0,
+    jobs: int = SIMULATED_JOBS,
+    seed: int = 7,
 ) -> list[float]:
-    """Queue waits of a FIFO queue with `servers` slots, Poisson arrivals and lognormal service times."""
+    """Queue waits of a FIFO queue with `servers` slots, Poisson arrivals and lognormal service times.
+
+    A free slot takes the next job up to `pickup_s` late (a worker polls its queue; ARQ's default is 0.5 s).
+    """
     rng = random.Random(seed)
+    clock, arrivals = 0.0, []
+    for _ in range(jobs + WARMUP_JOBS):
+        clock += rng.expovariate(arrivals_per_s)
+        arrivals.append(clock)
+    return replay(arrivals, servers, service_s, cv, pickup_s=pickup_s, rng=rng)[WARMUP_JOBS:]
+
+
+def replay(
+    arrivals: Sequence[float], servers: int, service_s: float, cv: float, *, pickup_s: float, rng: random.Random
+) -> list[float]:
+    """The waits of jobs arriving at `arrivals` (seconds, ascending), service times drawn from `rng`."""
     sigma = math.sqrt(math.log(1 + cv * cv))
     mu = math.log(service_s) - sigma * sigma / 2
     free_at = [0.0] * servers
-    clock = 0.0
     waits = []
-    for index in range(jobs + WARMUP_JOBS):
-        clock += rng.expovariate(arrivals_per_s)
-        start = max(clock, heapq.heappop(free_at))
+    for arrival in arrivals:
+        start = max(arrival, heapq.heappop(free_at)) + rng.uniform(0, pickup_s)
         service = rng.lognormvariate(mu, sigma) if cv > 0 else service_s
         heapq.heappush(free_at, start + service)
-        if index >= WARMUP_JOBS:
-            waits.append(start - clock)
+        waits.append(start - arrival)
     return waits
 
 
-def forecast(arrivals_per_s: float, servers: int, service_s: float, cv: float) -> QueueForecast:
+def forecast(
+    arrivals_per_s: float, servers: int, service_s: float, cv: float, pickup_s: float = 0.0
+) -> QueueForecast:
     utilisation = arrivals_per_s * service_s / servers if servers else math.inf
     if utilisation >= 1 or arrivals_per_s <= 0:
         wait = math.inf if utilisation >= 1 else 0.0
         return QueueForecast(arrivals_per_s * 60, servers, utilisation, wait, wait, wait)
-    waits = sorted(simulate_waits(arrivals_per_s, servers, service_s, cv))
+    waits = sorted(simulate_waits(arrivals_per_s, servers, service_s, cv, pickup_s=pickup_s))
     return QueueForecast(
         arrivals_per_min=arrivals_per_s * 60,
         servers=servers,
@@ -225,6 +247,8 @@ def plan(limits: Limits, *, chat_reserve: float = 0.2, mix: Mix | None = None, m
         worker_max_jobs=jobs,
         worker_max_replicas=replicas,
         max_in_flight=max(1, servers + math.floor(chat + 1e-9)),
-        queue=forecast(mix.estimate_arrivals_per_s, servers, mix.estimate_duration_s, mix.estimate_time_cv),
+        queue=forecast(
+            mix.estimate_arrivals_per_s, servers, mix.estimate_duration_s, mix.estimate_time_cv, mix.worker_poll_s
+        ),
         reasons=tuple(reasons),
     )
