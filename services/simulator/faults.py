@@ -13,11 +13,13 @@ FaultKind = Literal["overloaded", "rate_limited", "spend_limit", "overloaded_mid
 
 
 class FaultSpec(BaseModel):
-    """The next `count` requests fail with `kind`; `retry_after` is for overloaded and rate_limited."""
+    """The next `count` requests fail with `kind`, once `after` requests have passed; `retry_after` is for
+    overloaded and rate_limited."""
 
     kind: FaultKind
     count: int = Field(default=1, ge=1)
     retry_after: int = Field(default=1, ge=1)
+    after: int = Field(default=0, ge=0)
 
 
 class FaultBoard:
@@ -42,6 +44,9 @@ class FaultBoard:
         for spec in self._pending:
             if spec.kind == "overloaded_mid_stream" and not streaming:
                 continue
+            if spec.after:
+                spec.after -= 1  # this request passes; a later one is spoilt (e.g. a continuation, not its first call)
+                return None
             spec.count -= 1
             if spec.count == 0:
                 self._pending.remove(spec)

@@ -12,6 +12,7 @@ from services.devstack.supervisor import Stack
 from services.estimation.rate_card import RateCard
 from services.llm.allowance import MIN_SAMPLES
 from tests.api import bearer, estimate, requirements
+from tests.sim_control import stack_control_headers
 from tests.stacks import in_process_chat
 
 
@@ -75,3 +76,29 @@ async def test_an_answer_longer_than_its_allowance_is_continued_not_cut(
     learned = await redis_client.lrange(f"{prefix}:output:answer:first", 0, 0)  # type: ignore[misc]
     assert int(learned[0]) == body["usage"]["output_tokens"], "the whole answer is what is learned"
     assert body["reply"].count(body["reply"][:40]) == 1, "the continuation does not repeat what was said"
+
+
+async def test_a_continuation_that_fails_keeps_the_answer_already_paid_for_and_streamed(
+    stack: Stack, finished: dict[str, Any], redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"{stack.env_used['CHAT_KEY_PREFIX']}:cut"
+    await redis_client.lpush(f"{prefix}:output:answer:first", *([16] * MIN_SAMPLES))  # type: ignore[misc]
+    env = {"CHAT_KEY_PREFIX": prefix, "CHAT_MIN_TOKENS": "16"}
+    async with httpx.AsyncClient(
+        base_url=f"http://{stack.host}:{stack.ports.simulator}", headers=stack_control_headers(stack)
+    ) as sim:
+        # The first call answers (cut at its allowance); the continuation meets a spend limit, which no retry fixes.
+        armed = await sim.post("/_sim/faults", json={"kind": "spend_limit", "after": 1})
+        assert armed.status_code == 200, armed.text
+        try:
+            async with in_process_chat(monkeypatch, stack, env) as chat:
+                reply = await chat.post(
+                    f"/internal/chat/{finished['job_id']}", json={"message": "Why is the search work that many hours?"}
+                )
+        finally:
+            if (await sim.get("/_sim/faults")).json()["pending"]:
+                await sim.post("/_sim/reset")  # the fault was never reached: leave no trap for other tests
+    body = reply.json()
+    assert reply.status_code == 200, body
+    assert body["reply"].strip(), "the first call's text is kept, not lost with the failed continuation"
+    assert body["usage"]["calls"] == 1 and 0 < body["usage"]["output_tokens"] <= 16
