@@ -156,8 +156,8 @@ async def _announce(settings: ServiceSettings, key_hashes: list[str]) -> None:
         await announce_revocations(redis, key_hashes, marker_ttl_s=gateways.auth_cache_ttl_s + REVOKED_MARKER_MARGIN_S)
     except (OSError, RedisError):
         print(
-            "warning: Redis unreachable; gateways may accept the key until a saves replica restarts"
-            " (which resyncs the key mirror) or until their cache expires",
+            "warning: Redis unreachable; the saves service carries the revocation to every gateway within"
+            " KEY_MIRROR_SYNC_S (5 s) of reaching Redis",
             file=sys.stderr,
         )
     finally:

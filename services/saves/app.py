@@ -8,6 +8,8 @@ Run with `uvicorn --factory services.saves.app:create_app`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,8 +36,6 @@ from services.shared.redis import make_redis
 SERVICE_NAME = "saves"
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,10 +50,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except (OSError, RedisError, SQLAlchemyError):
         # Gateways still ask this service for what the mirror lacks; the next start tries again.
         log.exception("could not resync the API key mirror")
+    revocations = asyncio.create_task(
+        key_mirror.carry_revocations(app.state.sessionmaker, redis, settings.key_mirror_sync_s)
+    )
     freeze_startup_objects()
     try:
         yield
     finally:
+        revocations.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await revocations
         await redis.aclose()
         await engine.dispose()
 

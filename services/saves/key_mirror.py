@@ -4,23 +4,40 @@ Written when a key is created (`estimator keys create`), set to REVOKED when it 
 Redis transaction as the revocation's announcement, `services/shared/apikeys.py`), and made whole again by
 `resync` each time a saves replica starts: every valid key's owner is written (unless revoked meanwhile),
 every revoked key is written as REVOKED (a revocation made while Redis was unreachable), and entries for
-keys the database does not have are deleted.
+keys the database does not have are deleted. Between starts, `carry_revocations` announces every few
+seconds the keys the database revoked lately, so a revocation made while Redis was down (the command
+could only write the database) reaches every gateway within seconds of Redis coming back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.saves.models import ApiKey
-from services.shared.apikeys import AUTH_MIRROR_PREFIX, REVOKED, auth_mirror_key, mirror_owners
+from services.shared.apikeys import (
+    AUTH_MIRROR_PREFIX,
+    REVOKED,
+    announce_revocations,
+    auth_mirror_key,
+    mirror_owners,
+)
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# A revocation is announced again for this long after it is first seen: a pass that failed, or a clock
+# that differs between the revoking host and this one, cannot make it missed.
+REANNOUNCE_S = 120
+# Longer than the gateways' default AUTH_CACHE_TTL_S (60 s) plus a lookup in flight.
+REVOKED_MARKER_TTL_S = 120
 
 
 async def owners(session: AsyncSession, key_hashes: list[str] | None = None) -> dict[str, str]:
@@ -60,3 +77,26 @@ async def resync(sessionmaker: async_sessionmaker[AsyncSession], redis: aioredis
             deleted += int(await redis.delete(*gone))
     log.info("API key mirror resynced: %d keys written, %d unknown to the database deleted", written, deleted)
     return written, deleted
+
+
+async def revoked_since(session: AsyncSession, since: datetime) -> list[str]:
+    rows = await session.execute(select(ApiKey.key_hash).where(ApiKey.revoked_at >= since))
+    return [key_hash for (key_hash,) in rows]
+
+
+async def carry_revocations(
+    sessionmaker: async_sessionmaker[AsyncSession], redis: aioredis.Redis, every_s: float
+) -> None:
+    """Forever: every `every_s`, announces to the gateways the keys revoked in the database lately."""
+    since = datetime.now(UTC) - timedelta(seconds=REANNOUNCE_S)
+    while True:
+        await asyncio.sleep(every_s)
+        started = datetime.now(UTC)
+        try:
+            async with sessionmaker() as session:
+                revoked = await revoked_since(session, since)
+            if revoked:
+                await announce_revocations(redis, revoked, REVOKED_MARKER_TTL_S)
+            since = started - timedelta(seconds=REANNOUNCE_S)
+        except (OSError, RedisError, SQLAlchemyError):
+            log.warning("could not carry revocations to the key mirror; retrying", exc_info=True)

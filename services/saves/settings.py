@@ -14,6 +14,9 @@ class SavesSettings(ServiceSettings, HttpSettings, ReadModelSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, description="connections per saves replica (PostgreSQL)")
     db_max_overflow: int = Field(default=10, ge=0, description="connections beyond the pool per replica")
+    key_mirror_sync_s: float = Field(
+        default=5.0, gt=0, description="how often revocations in the database are carried to the gateways"
+    )
 
 
 get_settings = loader(SavesSettings)

@@ -202,9 +202,7 @@ def replay(
     return waits
 
 
-def forecast(
-    arrivals_per_s: float, servers: int, service_s: float, cv: float, pickup_s: float = 0.0
-) -> QueueForecast:
+def forecast(arrivals_per_s: float, servers: int, service_s: float, cv: float, pickup_s: float = 0.0) -> QueueForecast:
     utilisation = arrivals_per_s * service_s / servers if servers else math.inf
     if utilisation >= 1 or arrivals_per_s <= 0:
         wait = math.inf if utilisation >= 1 else 0.0
