@@ -31,8 +31,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy services tests
 
-# tests/charts run in chart-test, after the tools they need are installed.
-pytest: install
+# tests/charts run in chart-test, after the tools they need are installed; tests/observability renders the
+# chart's rules with helm, so pytest needs chart-tools too.
+pytest: install chart-tools
 	$(BIN)/pytest -m "not image" --ignore=tests/charts
 
 test: lint typecheck pytest image-check chart-test
