@@ -105,3 +105,10 @@ chart-test: chart-tools
 	$(HELM) template estimator $(CHART) -n estimator -f $(CHART)/values-production.yaml > $(CHART_RENDERED)/production.yaml
 	$(BIN)/kubernetes-validate --strict --quiet $(CHART_RENDERED)/default.yaml $(CHART_RENDERED)/dev.yaml $(CHART_RENDERED)/production.yaml
 	$(BIN)/pytest tests/charts
+
+# PNG renders of the chart's Grafana dashboards (docs/img/dashboard-*.png) from a real Prometheus scraping
+# a local stack under a few minutes of traffic; needs Redis, PostgreSQL, prometheus, prometheus-redis-exporter.
+.PHONY: dashboards
+DASHBOARDS_SECONDS ?= 180
+dashboards: install
+	$(BIN)/python -m tests.observability.render --seconds $(DASHBOARDS_SECONDS)
