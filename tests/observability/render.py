@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "img"
 RATE_INTERVAL = "30s"
 STEP_S = 5
+AXIS_UNITS = {"percentunit": "%", "reqps": "req/s", "currencyUSD": "USD/h", "bytes": "MiB"}
 
 
 async def burst(observed: Observed, round_no: int, jobs: int) -> list[dict[str, Any]]:
@@ -132,11 +133,13 @@ async def draw(observed: Observed, name: str, start: float, end: float) -> Path:
                 xs, ys = zip(*points, strict=True)
                 if unit == "percentunit":
                     ys = tuple(y * 100 for y in ys)
+                elif unit == "bytes":
+                    ys = tuple(y / 2**20 for y in ys)
                 axes.plot(xs, ys, linewidth=1, label=legend(target["legendFormat"], result["metric"])[:40])
                 lines += 1
         axes.set_xlim(0, (end - start) / 60)
         axes.set_xlabel("minutes", fontsize=6)
-        axes.set_ylabel({"percentunit": "%", "reqps": "req/s", "currencyUSD": "USD/h"}.get(unit, unit), fontsize=6)
+        axes.set_ylabel(AXIS_UNITS.get(unit, unit), fontsize=6)
         if lines:
             axes.legend(fontsize=5, loc="upper left", frameon=False, ncol=2)
         axes.grid(alpha=0.3)
