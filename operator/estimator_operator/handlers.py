@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -45,6 +46,11 @@ class State:
     settings: OperatorSettings
     budget: FleetBudget
     kopf_settings: kopf.OperatorSettings
+    # One reconcile at a time per LLMBudget: the timer and a change handler would otherwise race.
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self, uid: str) -> asyncio.Lock:
+        return self.locks.setdefault(uid, asyncio.Lock())
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,9 @@ def configure(kopf_settings: kopf.OperatorSettings) -> None:
         prefix=GROUP, key="last-handled-configuration"
     )
     kopf_settings.persistence.finalizer = FINALIZER
-    # Events are the handlers' own (Applied, Degraded, Restored), not one per log line.
-    kopf_settings.posting.level = logging.WARNING
+    # Events are the handlers' own (Applied, DriftCorrected, a Degraded reason, Restored), posted explicitly;
+    # of the log lines only errors become events too.
+    kopf_settings.posting.level = logging.ERROR
 
 
 async def reconcile(
@@ -200,13 +207,16 @@ def report(
     if outcome.ready:
         patch.status["applied"] = outcome.applied
         if outcome.changed:
-            reason = "DriftCorrected" if cause == "timer" and status.get("applied") == outcome.applied else "Applied"
-            kopf.info(body, reason=reason, message=f"set {', '.join(outcome.changed)}: {outcome.message}")
+            # The change handlers apply a new spec; the timer finds something to change only when it drifted.
+            reason = "DriftCorrected" if cause == "timer" else "Applied"
+            kopf.event(
+                body, type="Normal", reason=reason, message=f"set {', '.join(outcome.changed)}: {outcome.message}"
+            )
             logger.info("%s: %s", reason, outcome.message)
     else:
         was = {c.get("type"): c for c in previous}.get("Degraded") or {}
         if was.get("status") != "True" or was.get("message") != outcome.message:
-            kopf.warn(body, reason=outcome.reason, message=outcome.message)
+            kopf.event(body, type="Warning", reason=outcome.reason, message=outcome.message)
         logger.warning("Degraded (%s): %s", outcome.reason, outcome.message)
 
 
@@ -265,8 +275,10 @@ def build_registry(settings: OperatorSettings, registry: kopf.OperatorRegistry |
 
     async def apply(cause: str, memo: kopf.Memo, **kwargs: Any) -> None:
         logger: Logger = kwargs["logger"]
+        state: State = memo["state"]
         try:
-            outcome = await reconcile(memo["state"], kwargs["spec"], kwargs["namespace"], logger, kwargs["status"])
+            async with state.lock(str(kwargs["uid"] or kwargs["name"])):
+                outcome = await reconcile(state, kwargs["spec"], kwargs["namespace"], logger, kwargs["status"])
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # reported, never retried in a loop: the timer tries again
@@ -288,7 +300,9 @@ def build_registry(settings: OperatorSettings, registry: kopf.OperatorRegistry |
     async def on_change(memo: kopf.Memo, **kwargs: Any) -> None:
         await apply("change", memo, **kwargs)
 
-    @kopf.timer(*resource, registry=registry, interval=settings.operator_interval_s, idle=None)
+    @kopf.timer(
+        *resource, registry=registry, interval=settings.operator_interval_s, initial_delay=settings.operator_interval_s
+    )
     async def on_timer(memo: kopf.Memo, **kwargs: Any) -> None:
         await apply("timer", memo, **kwargs)
 
@@ -302,7 +316,7 @@ def build_registry(settings: OperatorSettings, registry: kopf.OperatorRegistry |
             raise kopf.TemporaryError(f"Redis unreachable, the overrides stay until it answers: {exc}") from exc
         except kube.APIError as exc:
             raise kopf.TemporaryError(f"restoring the release: {exc}") from exc
-        kopf.info(body, reason="Restored", message="; ".join(done))
+        kopf.event(body, type="Normal", reason="Restored", message="; ".join(done))
         logger.info("restored the chart's defaults: %s", "; ".join(done))
 
     return registry
@@ -314,8 +328,8 @@ async def run(
     peering: str | None = None,
     liveness: str | None = None,
     registry: kopf.OperatorRegistry | None = None,
-    stop_flag: asyncio.Event | None = None,
-    ready_flag: asyncio.Event | None = None,
+    stop_flag: asyncio.Event | threading.Event | None = None,
+    ready_flag: asyncio.Event | threading.Event | None = None,
 ) -> None:
     """The operator in this process, namespaced to WATCH_NAMESPACE; standalone unless a peering name is given."""
     await kopf.operator(

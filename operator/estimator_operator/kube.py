@@ -125,23 +125,26 @@ def deployment_ops(deployment: dict[str, Any], container: str, max_jobs: int | N
     """Sets the container's WORKER_MAX_JOBS to `max_jobs` (None: removes it, back to the ConfigMap); [] if so."""
     i, c = _container(deployment, container)
     base = f"/spec/template/spec/containers/{i}"
-    guard = {"op": "test", "path": f"{base}/name", "value": container}
     env = c.get("env")
+    # The container, and its env exactly as read: a concurrent change fails the patch instead of doubling an entry.
+    guard = [
+        {"op": "test", "path": f"{base}/name", "value": container},
+        *([{"op": "test", "path": f"{base}/env", "value": env}] if env is not None else []),
+    ]
     for j, entry in enumerate(env or []):
         if entry.get("name") == MAX_JOBS_ENV:
-            named = {"op": "test", "path": f"{base}/env/{j}/name", "value": MAX_JOBS_ENV}
             if max_jobs is None:
-                return [guard, named, {"op": "remove", "path": f"{base}/env/{j}"}]
+                return [*guard, {"op": "remove", "path": f"{base}/env/{j}"}]
             if entry.get("value") == str(max_jobs) and "valueFrom" not in entry:
                 return []
             new = {"name": MAX_JOBS_ENV, "value": str(max_jobs)}
-            return [guard, named, {"op": "replace", "path": f"{base}/env/{j}", "value": new}]
+            return [*guard, {"op": "replace", "path": f"{base}/env/{j}", "value": new}]
     if max_jobs is None:
         return []
     new = {"name": MAX_JOBS_ENV, "value": str(max_jobs)}
     if env is None:
-        return [guard, {"op": "add", "path": f"{base}/env", "value": [new]}]
-    return [guard, {"op": "add", "path": f"{base}/env/-", "value": new}]
+        return [*guard, {"op": "add", "path": f"{base}/env", "value": [new]}]
+    return [*guard, {"op": "add", "path": f"{base}/env/-", "value": new}]
 
 
 def annotation_int(obj: dict[str, Any], key: str) -> int | None:
