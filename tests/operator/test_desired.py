@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from estimator_operator.desired import InvalidSpec, desired_state
+from estimator_operator.desired import InvalidSpec, desired_state, release_of
 
 RELEASE = {"workerDeployment": "w", "workerHPA": "w"}
 
@@ -25,10 +25,14 @@ def test_the_hpas_min_replicas_cuts_fewer_jobs_per_worker_within_the_budget() ->
     [
         {"tier": "2", "limits": {"outputTokensPerMinute": 100}, "release": RELEASE},  # feeds no estimation
         {"limits": {"rpm": 10}, "release": RELEASE},  # neither a tier nor all three limits
-        {"tier": "2"},  # no release
         {"tier": "9", "release": RELEASE},
     ],
 )
 def test_an_impossible_spec_is_invalid(spec: dict[str, object]) -> None:
     with pytest.raises(InvalidSpec):
         desired_state(spec)
+
+
+def test_a_spec_without_its_release_is_invalid() -> None:
+    with pytest.raises(InvalidSpec):
+        release_of({"tier": "2"})
