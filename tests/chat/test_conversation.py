@@ -59,12 +59,17 @@ async def test_an_edit_that_cannot_be_applied_goes_back_to_claude_and_saves_noth
     assert after["revision"] == before["revision"] and after["totals"] == before["totals"]
 
 
+async def tight_allowance(stack: Stack, redis: aioredis.Redis, name: str) -> tuple[str, dict[str, str]]:
+    """Chat settings under which answers have learned to need 16 tokens: most reach their allowance."""
+    prefix = f"{stack.env_used['CHAT_KEY_PREFIX']}:{name}"
+    await redis.lpush(f"{prefix}:output:answer:first", *([16] * MIN_SAMPLES))  # type: ignore[misc]
+    return prefix, {"CHAT_KEY_PREFIX": prefix, "CHAT_MIN_TOKENS": "16"}
+
+
 async def test_an_answer_longer_than_its_allowance_is_continued_not_cut(
     stack: Stack, finished: dict[str, Any], redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    prefix = f"{stack.env_used['CHAT_KEY_PREFIX']}:tight"
-    await redis_client.lpush(f"{prefix}:output:answer:first", *([16] * MIN_SAMPLES))  # type: ignore[misc]
-    env = {"CHAT_KEY_PREFIX": prefix, "CHAT_MIN_TOKENS": "16"}
+    prefix, env = await tight_allowance(stack, redis_client, "tight")
     async with in_process_chat(monkeypatch, stack, env) as chat:
         reply = await chat.post(
             f"/internal/chat/{finished['job_id']}", json={"message": "Why is the search work that many hours?"}
@@ -81,9 +86,7 @@ async def test_an_answer_longer_than_its_allowance_is_continued_not_cut(
 async def test_a_continuation_that_fails_keeps_the_answer_already_paid_for_and_streamed(
     stack: Stack, finished: dict[str, Any], redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    prefix = f"{stack.env_used['CHAT_KEY_PREFIX']}:cut"
-    await redis_client.lpush(f"{prefix}:output:answer:first", *([16] * MIN_SAMPLES))  # type: ignore[misc]
-    env = {"CHAT_KEY_PREFIX": prefix, "CHAT_MIN_TOKENS": "16"}
+    _, env = await tight_allowance(stack, redis_client, "cut")
     async with httpx.AsyncClient(
         base_url=f"http://{stack.host}:{stack.ports.simulator}", headers=stack_control_headers(stack)
     ) as sim:

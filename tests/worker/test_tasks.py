@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anthropic
@@ -162,20 +163,27 @@ async def test_an_unreachable_github_hands_the_job_back_then_fails_on_the_last_t
     assert failed is not None and failed.error is not None and failed.error.code == "github_unavailable"
 
 
+@asynccontextmanager
+async def saves_unreachable(context: WorkerContext) -> AsyncIterator[None]:
+    """The worker's saves service is down (nothing listens), and a try gives up on it after 4.5 s."""
+    saves, settings = context.saves, context.settings
+    context.settings = settings.model_copy(update={"job_timeout_s": 5})
+    context.saves = SavesClient(context.settings.model_copy(update={"saves_url": f"http://127.0.0.1:{free_port()}"}))
+    try:
+        yield
+    finally:
+        await context.saves.aclose()
+        context.saves, context.settings = saves, settings
+
+
 async def test_a_job_retried_after_its_save_failed_reuses_claudes_stored_answer(
     worker: tuple[WorkerContext, httpx2.AsyncClient],
 ) -> None:
     context, sim = worker
-    saves = context.saves
-    context.settings = context.settings.model_copy(update={"job_timeout_s": 5})
-    context.saves = SavesClient(context.settings.model_copy(update={"saves_url": f"http://127.0.0.1:{free_port()}"}))
     job_id = await _job(context, "Saves unreachable")
-    try:
+    async with saves_unreachable(context):
         with pytest.raises(Retry):
             await run_estimation({"deps": context, "job_try": 1}, job_id)
-    finally:
-        await context.saves.aclose()
-        context.saves = saves
     kept = await context.store.paid_result(job_id)
     assert kept is not None and kept.usage.calls == 1
     assert await run_estimation({"deps": context, "job_try": 2}, job_id) == "succeeded"
@@ -205,19 +213,13 @@ async def test_a_paid_job_keeps_retrying_its_save_past_the_tries_limit_without_c
 ) -> None:
     """Saves down for longer than every try's deadline put together: the paid answer waits for it."""
     context, sim = worker
-    saves = context.saves
-    context.settings = context.settings.model_copy(update={"job_timeout_s": 5})
-    context.saves = SavesClient(context.settings.model_copy(update={"saves_url": f"http://127.0.0.1:{free_port()}"}))
     job_id = await _job(context, "Saves down for long")
     deferrals = []
-    try:
+    async with saves_unreachable(context):
         for job_try in range(1, context.settings.worker_max_tries + 3):
             with pytest.raises(Retry) as retry:
                 await run_estimation({"deps": context, "job_try": job_try}, job_id)
             deferrals.append(retry.value.defer_score or 0)
-    finally:
-        await context.saves.aclose()
-        context.saves = saves
     assert await run_estimation({"deps": context, "job_try": 99}, job_id) == "succeeded"
     job = await context.store.get(job_id)
     assert job is not None and job.save_id and job.usage.calls == 1
