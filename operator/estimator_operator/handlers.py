@@ -77,9 +77,7 @@ def configure(kopf_settings: kopf.OperatorSettings) -> None:
     kopf_settings.posting.level = logging.ERROR
 
 
-async def reconcile(
-    state: State, spec: Mapping[str, Any], namespace: str, logger: Logger, status: Mapping[str, Any]
-) -> Outcome:
+async def reconcile(state: State, spec: Mapping[str, Any], namespace: str, logger: Logger) -> Outcome:
     """Makes the fleet match `spec`; what it did (or why not) comes back as an Outcome."""
     try:
         release = release_of(spec)
@@ -259,14 +257,13 @@ def build_registry(settings: OperatorSettings, registry: kopf.OperatorRegistry |
     # The smart registry logs in with the pod's ServiceAccount (or a kubeconfig on a laptop).
     registry = registry if registry is not None else SmartOperatorRegistry()
     resource = (GROUP, VERSION, PLURAL)
+    ours = settings  # the handlers' own `settings` argument is kopf's
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure(settings)
-        memo["redis"] = redis = make_redis(state_settings.redis_url)
-        memo["state"] = State(state_settings, FleetBudget(redis, state_settings), settings)
-
-    state_settings = settings
+        memo["redis"] = redis = make_redis(ours.redis_url)
+        memo["state"] = State(ours, FleetBudget(redis, ours), settings)
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
@@ -278,7 +275,7 @@ def build_registry(settings: OperatorSettings, registry: kopf.OperatorRegistry |
         state: State = memo["state"]
         try:
             async with state.lock(str(kwargs["uid"] or kwargs["name"])):
-                outcome = await reconcile(state, kwargs["spec"], kwargs["namespace"], logger, kwargs["status"])
+                outcome = await reconcile(state, kwargs["spec"], kwargs["namespace"], logger)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # reported, never retried in a loop: the timer tries again
