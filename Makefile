@@ -25,11 +25,11 @@ run: install
 	$(BIN)/estimator run --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check services tests loadtests
-	$(BIN)/ruff format --check services tests loadtests
+	$(BIN)/ruff check services tests loadtests operator
+	$(BIN)/ruff format --check services tests loadtests operator
 
 typecheck: install
-	$(BIN)/mypy services tests
+	$(BIN)/mypy services tests operator/estimator_operator
 
 # tests/charts run in chart-test, after the tools they need are installed; tests/observability renders the
 # chart's rules with helm, so pytest needs chart-tools too.

@@ -1,4 +1,4 @@
-"""The `estimator` command: run the local stack, serve one service, run a worker, manage keys and budget."""
+"""The `estimator` command: run the stack, serve a service, run a worker or the operator, manage keys and budget."""
 
 from __future__ import annotations
 
@@ -79,6 +79,17 @@ def _worker(_: argparse.Namespace) -> None:
     settings = get_settings()
     require_deployment_ready(settings, "worker", needs=("saves_url", "anthropic_api_key"))
     create_worker(settings).run()
+
+
+def _operator(args: argparse.Namespace) -> None:
+    """The kopf operator (operator/estimator_operator), namespaced to WATCH_NAMESPACE, in this process."""
+    from estimator_operator.handlers import run
+    from estimator_operator.settings import get_settings
+    from services.shared.deployment import require_deployment_ready
+
+    settings = get_settings()
+    require_deployment_ready(settings, "operator", needs=("redis_url", "watch_namespace"), shared=())
+    asyncio.run(run(settings, peering=args.peering, liveness=args.liveness))
 
 
 def default_host(settings: ServiceSettings) -> str:
@@ -225,6 +236,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=LOCAL_PORTS.gateway)
 
     sub.add_parser("worker", help="run an estimation worker (ARQ)")
+    operator = sub.add_parser("operator", help="run the LLMBudget operator (kopf) for WATCH_NAMESPACE")
+    leader = operator.add_mutually_exclusive_group()
+    leader.add_argument(
+        "--standalone", dest="peering", action="store_const", const=None, help="one replica, no peering (default)"
+    )
+    leader.add_argument("--peering", metavar="NAME", help="elect a leader among replicas with kopf's KopfPeering NAME")
+    operator.add_argument(
+        "--liveness", metavar="URL", help="kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz"
+    )
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument(
         "--wait-s", type=float, default=0, help="wait this long for the database to accept connections (a hook Job)"
@@ -289,6 +309,8 @@ def _run(args: argparse.Namespace) -> int:
         _serve(args)
     elif args.command == "worker":
         _worker(args)
+    elif args.command == "operator":
+        _operator(args)
     elif args.command == "migrate":
         asyncio.run(_migrate(args))
     elif args.command == "keys":

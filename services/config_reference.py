@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
+from estimator_operator.settings import OperatorSettings
 from services.chat.settings import ChatSettings
 from services.gateway.settings import GatewaySettings
 from services.saves.settings import SavesSettings
@@ -21,6 +22,7 @@ SERVICES: dict[str, type[BaseSettings]] = {
     "chat": ChatSettings,
     "saves": SavesSettings,
     "worker": WorkerSettings,
+    "operator": OperatorSettings,
 }
 MAX_DEFAULT_CHARS = 60
 

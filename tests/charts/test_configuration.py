@@ -19,7 +19,12 @@ from tests.charts.chart import (
     render,
 )
 
-ALL_ON = ("simulator.enabled=true", "methodology.override=# Our methodology", "config.rateCard.currency=EUR")
+ALL_ON = (
+    "simulator.enabled=true",
+    "methodology.override=# Our methodology",
+    "config.rateCard.currency=EUR",
+    "operator.enabled=true",
+)
 SECRET_NAME = re.compile(r"(^|_)(TOKEN|KEY|PASSWORD|SECRET)($|_)|DATABASE_URL|REDIS_URL", re.IGNORECASE)
 CREDENTIAL_VALUE = re.compile(r"://[^/@\s]*:[^/@\s]*@|sk-ant-|\best_[A-Za-z0-9_-]{40,}")
 
@@ -31,6 +36,7 @@ SECRETS = {
     "worker": {"INTERNAL_TOKEN", "REDIS_URL", "ANTHROPIC_API_KEY", "GITHUB_TOKEN"},
     "simulator": {"SIM_CONTROL_TOKEN"},
     "migrate": {"DATABASE_URL"},
+    "operator": {"REDIS_URL"},
 }
 
 

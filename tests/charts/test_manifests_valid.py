@@ -11,7 +11,8 @@ import yaml
 
 from tests.charts.chart import VALUE_SETS, render
 
-CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}  # validated against their CRDs in test_monitoring.py
+# Validated against their CRDs: ServiceMonitor, PrometheusRule in test_monitoring.py, LLMBudget in test_operator.py.
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "LLMBudget"}
 ALL_ON = (
     "simulator.enabled=true",
     "ingress.enabled=true",
@@ -21,6 +22,8 @@ ALL_ON = (
     "grafanaDashboard.enabled=true",
     "worker.autoscaling.enabled=true",
     "postgresql.persistence.size=1Gi",
+    "operator.enabled=true",
+    "operator.exampleBudget.enabled=true",
 )
 
 

@@ -39,7 +39,7 @@ CALLERS: dict[str, dict[str, list[Manifest]]] = {
     "saves": {"http": [peer("gateway"), peer("chat"), peer("worker"), TEST], "metrics": [PROMETHEUS]},
     "worker": {"metrics": [PROMETHEUS, TEST]},
     "simulator": {"http": [peer("chat"), peer("worker"), TEST], "metrics": [PROMETHEUS]},
-    "redis": {"redis": [peer("gateway"), peer("chat"), peer("saves"), peer("worker")]},
+    "redis": {"redis": [peer("gateway"), peer("chat"), peer("saves"), peer("worker"), peer("operator")]},
     "postgresql": {"postgresql": [peer("saves"), peer("migrate")]},
 }
 
@@ -51,6 +51,7 @@ CALLEES = {
     "worker": {"saves", "simulator"},
     "simulator": set(),
     "migrate": set(),
+    "operator": set(),
     "test": {"gateway", "chat", "saves", "worker", "simulator"},
     "redis": set(),
     "postgresql": set(),
@@ -140,6 +141,7 @@ def test_egress_reaches_only_callees_dns_stores_and_https(value_set: str) -> Non
             "saves": {"redis", "postgresql"},
             "worker": {"redis"},
             "migrate": {"postgresql"},
+            "operator": {"redis"},
         }.get(name, set())
         present = {c for w, _ in pod_specs(manifests) for c in [component(w)]}
         expected = (CALLEES[name] & present) | (stores if in_chart_stores else set())
@@ -151,6 +153,9 @@ def test_egress_reaches_only_callees_dns_stores_and_https(value_set: str) -> Non
         assert 53 in ports, f"{name}: no DNS"
         if not in_chart_stores and stores:
             assert ports & {6379, 5432}, f"{name}: no egress to its external store"
+        if name == "operator":  # the Kubernetes API server (443, or 6443 on some clusters), nothing else
+            assert ports - {53, 6379} == set(VALUES["networkPolicy"]["apiServer"]["ports"]), ports
+            continue
         https = 443 in ports
         needs_https = name == "worker" or (name == "chat" and value_set == "production")
         assert https == needs_https, f"{name}: HTTPS egress {https}, needed {needs_https}"

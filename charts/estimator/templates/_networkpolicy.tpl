@@ -83,6 +83,23 @@
     {{- end }}
 {{- end }}
 
+{{/* Egress to the Kubernetes API server (the operator): its ports, to the configured CIDRs or any address. */}}
+{{- define "estimator.np.apiServer" -}}
+{{- $a := .Values.networkPolicy.apiServer }}
+- ports:
+    {{- range $a.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+  {{- with $a.cidrs }}
+  to:
+    {{- range . }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  {{- end }}
+{{- end }}
+
 {{/* Egress to Claude: the in-chart simulator when enabled, else HTTPS. */}}
 {{- define "estimator.np.claude" -}}
 {{- if .Values.simulator.enabled }}

@@ -18,6 +18,11 @@ metadata:
   name: {{ include "estimator.componentName" $ctx }}
   labels:
     {{- include "estimator.labels" $ctx | nindent 4 }}
+  {{- if eq $c "worker" }}
+  annotations:
+    # The operator sets WORKER_MAX_JOBS in the container's env; deleting its LLMBudget goes back to this.
+    estimator.dev/default-max-jobs: {{ $cv.maxJobs | quote }}
+  {{- end }}
 spec:
   {{- if not (and $cv.autoscaling $cv.autoscaling.enabled) }}
   replicas: {{ $cv.replicaCount }}
