@@ -87,12 +87,14 @@ def _start(workdir: Path, targets: list[Target], interval_s: float) -> tuple[sub
     return process, f"http://127.0.0.1:{port}"
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s; reaped either way."""
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
 
 
 @asynccontextmanager
@@ -115,4 +117,4 @@ async def running_prometheus(
                 raise AssertionError(f"Prometheus not ready in {READY_WITHIN_S} s")
             yield Prometheus(url, http)
     finally:
-        _stop(process)
+        stop_process(process)

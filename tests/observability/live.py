@@ -24,7 +24,7 @@ from services.llm.allowance import MIN_SAMPLES
 from tests.api import bearer, requirements, wait_for_job
 from tests.github_stub import free_port
 from tests.observability.promql import TEMPLATE_VALUES
-from tests.prometheus import Prometheus, Target, running_prometheus
+from tests.prometheus import Prometheus, Target, running_prometheus, stop_process
 from tests.sim_control import stack_control_headers
 from tests.stacks import isolated_stack, on_stores
 
@@ -49,15 +49,6 @@ def _binary(name: str, package: str) -> str:
     return found
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextmanager
 def own_redis(workdir: Path) -> Iterator[str]:
     """A redis-server of this run's own, with a maxmemory (the shared test Redis has none to compare with)."""
@@ -76,7 +67,7 @@ def own_redis(workdir: Path) -> Iterator[str]:
     try:
         yield f"redis://127.0.0.1:{port}"
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @contextmanager
@@ -96,7 +87,7 @@ def redis_exporter(redis_url: str, workdir: Path) -> Iterator[str]:
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @dataclass
