@@ -41,6 +41,11 @@ def allowance_kind(turn: TurnKind, call: CallKind) -> str:
     return f"{turn}:{call}"
 
 
+def continued_kind(kind: str) -> str:
+    """The history of what continuations of a kind wrote after its first call reached its allowance."""
+    return f"{kind}:continued"
+
+
 def chat_allowance(redis: aioredis.Redis, settings: ChatSettings) -> OutputAllowance:
     """The learner every chat replica (and anything reading what chat reserves) shares."""
     return OutputAllowance(

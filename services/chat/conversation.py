@@ -16,7 +16,7 @@ from typing import Any
 
 from anthropic import AsyncAnthropic
 
-from services.chat.allowance import INITIAL, CallKind, TurnKind, allowance_kind, predict_kind
+from services.chat.allowance import INITIAL, CallKind, TurnKind, allowance_kind, continued_kind, predict_kind
 from services.chat.context import ChatContext
 from services.chat.metrics import CONTINUATIONS, TURNS
 from services.estimation.bundle import build_bundle, stored_fields
@@ -142,13 +142,17 @@ class Turn:
         if self.sent.strip():
             await self.say("\n\n")
         answer = Answer()
-        output = 0
+        output = first_output = 0
         for attempt in range(MAX_CONTINUATIONS + 1):
             prefill = answer.prefill() if attempt else None
+            max_tokens = learned
             if attempt:
                 CONTINUATIONS.labels(self.kind).inc()
-            # Each continuation reserves the learned allowance again; only the last may take the ceiling.
-            max_tokens = allowance.ceiling if attempt == MAX_CONTINUATIONS else learned
+                # What the rest of an answer needs is learned apart: it is mostly a few sentences, and
+                # reserving the first call's allowance again would waste most of it. Only the last may
+                # take the ceiling.
+                rest = await allowance.tokens(continued_kind(kind), learned)
+                max_tokens = allowance.ceiling if attempt == MAX_CONTINUATIONS else rest
             try:
                 blocks, stop_reason, used = await self._call([*messages, *([prefill] if prefill else [])], max_tokens)
             except ClaudeCallError:
@@ -158,9 +162,13 @@ class Turn:
                 break
             answer.extend(blocks, stop_reason)
             output += used
+            if not attempt:
+                first_output = used
             if stop_reason != "max_tokens":
                 break
         await allowance.learn(kind, output)
+        if output > first_output:
+            await allowance.learn(continued_kind(kind), output - first_output)
         return answer
 
     async def _call(

@@ -80,6 +80,8 @@ async def test_an_answer_longer_than_its_allowance_is_continued_not_cut(
     assert body["reply"].rstrip().endswith((".", "?", "!", '"')), body["reply"]
     learned = await redis_client.lrange(f"{prefix}:output:answer:first", 0, 0)  # type: ignore[misc]
     assert int(learned[0]) == body["usage"]["output_tokens"], "the whole answer is what is learned"
+    rest = await redis_client.lrange(f"{prefix}:output:answer:first:continued", 0, 0)  # type: ignore[misc]
+    assert int(rest[0]) == body["usage"]["output_tokens"] - 16, "and, apart, what its continuations needed"
     assert body["reply"].count(body["reply"][:40]) == 1, "the continuation does not repeat what was said"
 
 
