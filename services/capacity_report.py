@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from services.shared.capacity import TIERS, Limits, Mix, Plan, plan
+from services.shared.capacity import Limits, Mix, Plan, plan
 
 MIX_FLAGS = {
     "users": int,
@@ -71,7 +71,3 @@ def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
     return flat
-
-
-def tiers(selected: str | None) -> dict[str, Limits]:
-    return {f"Tier {name}": limits for name, limits in TIERS.items() if selected in (None, name)}

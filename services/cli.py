@@ -202,18 +202,18 @@ async def _budget(args: argparse.Namespace) -> int:
 
 
 def _capacity(args: argparse.Namespace) -> int:
-    from services.capacity_report import as_json, as_text, plans, tiers
-    from services.shared.capacity import limits_for
+    from services.capacity_report import as_json, as_text, plans
+    from services.shared.capacity import TIERS, limits_for, tier_name
 
     mix = Mix(**{name: getattr(args, name) for name in MIX_FLAGS if getattr(args, name) is not None})
     explicit = (args.rpm, args.input_tpm, args.output_tpm)
     try:
-        if args.tier is None and any(v is not None for v in explicit):
+        if args.tier is not None:
+            named = {f"Tier {tier_name(args.tier)}": limits_for(args.tier, *explicit)}
+        elif any(value is not None for value in explicit):
             named = {"explicit": limits_for(None, *explicit)}
         else:
-            named = {name: limits_for(name.split()[-1], *explicit) for name in tiers(args.tier)} or {
-                args.tier: limits_for(args.tier, *explicit)
-            }
+            named = {f"Tier {name}": limits for name, limits in TIERS.items()}
         results = plans(named, args.chat_reserve, mix, args.max_jobs)
     except ValueError as exc:
         print(f"estimator capacity: {exc}", file=sys.stderr)

@@ -44,13 +44,18 @@ TIERS: dict[str, Limits] = {
 }
 
 
+def tier_name(tier: str) -> str:
+    """Tier names are loose: `Tier 2`, `tier-2` and `2` all name tier 2."""
+    return re.sub(r"^tier[\s_-]*", "", tier.strip().lower())
+
+
 def limits_for(
     tier: str | None, rpm: int | None = None, input_tpm: int | None = None, output_tpm: int | None = None
 ) -> Limits:
     """A tier ("2", "tier-2", "Tier 2"), or explicit limits; explicit values override the tier's."""
     base: Limits | None = None
     if tier is not None:
-        name = re.sub(r"^tier[\s_-]*", "", str(tier).strip().lower())
+        name = tier_name(tier)
         if name not in TIERS:
             raise ValueError(f"unknown tier {tier!r}: one of {', '.join(TIERS)}")
         base = TIERS[name]

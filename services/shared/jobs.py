@@ -191,6 +191,8 @@ class JobStore:
         job = await self.get(job_id)
         if job is None:
             return None
+        if changes.get("status") == "running" and job.started_at is None:
+            changes["started_at"] = now()  # the first time a worker takes the job: the end of its queue wait
         updated = job.model_copy(update=changes)
         await self.save(updated)
         return updated

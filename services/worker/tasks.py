@@ -97,8 +97,6 @@ async def _run_estimation(ctx: dict[str, Any], job_id: str) -> str:
     if job.status == "succeeded":
         return "already-succeeded"
     set_log_context(owner=job.owner)
-    if job.started_at is None:
-        await store.update(job_id, started_at=datetime.now(UTC))
     job_try = int(ctx.get("job_try", 1))
     enqueued: datetime | None = ctx.get("enqueue_time")
     if job_try == 1 and enqueued is not None:

@@ -14,6 +14,7 @@ import anthropic
 import httpx2
 import pytest
 
+from tests.prometheus import stop_process
 from tests.simulator.conftest import MODEL, REQUIREMENTS
 
 STARTUP_DEADLINE_S = 30.0
@@ -41,12 +42,7 @@ def served_url() -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 async def _wait_until_healthy(url: str) -> None:
