@@ -64,6 +64,7 @@ class Latency:
     p99: float
     unexpected: float
     throttled: float
+    conflicted: float
     threshold_ok: bool
 
 
@@ -89,6 +90,7 @@ class Summary:
             p99=float(values.get("p(99)", 0.0)),
             unexpected=self.rate(f"unexpected{{{selector}}}"),
             throttled=self.rate(f"throttled{{{selector}}}"),
+            conflicted=self.rate(f"conflicted{{{selector}}}"),
             threshold_ok=all(t["ok"] for t in duration.get("thresholds", {}).values()),
         )
 

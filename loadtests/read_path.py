@@ -190,12 +190,13 @@ async def benchmark(args: argparse.Namespace) -> Results:
         capacity_seconds=args.capacity_seconds,
         memory_users=MEMORY_USERS,
         limits=limits,
+        access_log=args.access_log,
     )
     results = Results(settings, f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", machine())
     async with isolated_stores() as (redis_url, database_url):
         logs = Path(tempfile.mkdtemp(prefix="bench-read-"))
         print(f"logs: {logs}", flush=True)
-        stack = new_stack(redis_url, database_url, logs)
+        stack = new_stack(redis_url, database_url, logs, args.access_log)
         await stack.start()
         try:
             owners = await seed(stack, args.owners, args.jobs_per_owner, args.seed_timeout)
@@ -228,6 +229,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--estimate-rate-limit", default="5/minute", help="ESTIMATE_RATE_LIMIT during the mix")
     parser.add_argument("--chat-rate-limit", default="20/minute", help="CHAT_RATE_LIMIT during the mix")
     parser.add_argument("--sim-tokens-per-second", type=float, default=60.0, help="the simulator during the mix")
+    parser.add_argument(
+        "--access-log", action="store_true", help="a log line per request (ACCESS_LOG=true), to measure its cost"
+    )
     parser.add_argument("--pause", type=float, default=3.0, help="seconds of rest after each phase")
     parser.add_argument("--seed-timeout", type=float, default=300.0)
     parser.add_argument("--report", type=Path, default=Path("loadtests/reports/read_path.md"))

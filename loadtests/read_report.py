@@ -53,6 +53,7 @@ class Settings:
     capacity_seconds: int
     memory_users: int
     limits: MixLimits
+    access_log: bool
 
 
 @dataclass
@@ -100,7 +101,7 @@ def met(ok: bool) -> str:
 def latency_row(name: str, s: Latency, gateway_p99: str = "") -> str:
     return (
         f"| {name} | {s.count} | {s.rps:.1f} | {ms(s.p50)} | {ms(s.p95)} | {ms(s.p99)} | {gateway_p99} | "
-        f"{pct(s.unexpected)} | {pct(s.throttled)} |"
+        f"{pct(s.unexpected)} | {pct(s.throttled)} | {pct(s.conflicted)} |"
     )
 
 
@@ -110,8 +111,8 @@ def mix_section(r: Results) -> list[str]:
     return [
         f"## Mixed run: {st.users} users",
         "",
-        "| route | requests | req/s | p50 ms | p95 ms | p99 ms | gateway-side p99 ms | errors (non-429) | 429s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| route | requests | req/s | p50 ms | p95 ms | p99 ms | gateway-side p99 ms | errors | 429s | 409s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *(latency_row(name, r.mix[name], r.gateway_p99.get(name, "")) for name in MIX_ROWS if name in r.mix),
         *bare,
         "",
@@ -119,7 +120,9 @@ def mix_section(r: Results) -> list[str]:
         "the whole run, ramp included. The gateway-side p99 is the bucket of the gateway's own histogram that "
         "holds it (time in the handler and middleware only); far below k6's p99, the time went to waiting before "
         "the handler ran. The bare baseline is a separate run of the same users, with the same "
-        "arrival and think time, all reading the bare app's one endpoint (one Redis GET) while the stack idles.",
+        "arrival and think time, all reading the bare app's one endpoint (one Redis GET) while the stack idles. "
+        "Errors are answers other than a success, a 429 or, for a write, a 409; 409s are chat turns refused "
+        "because another user of the same owner was already chatting about that estimate (`turn_in_progress`).",
         "",
     ]
 
@@ -245,7 +248,9 @@ def report(r: Results, chart: Path) -> str:
             f"Limits: ESTIMATE_RATE_LIMIT={lim.estimate_rate} and CHAT_RATE_LIMIT={lim.chat_rate} (per key and "
             f"per address); simulator at {lim.sim_tokens_per_second:g} tokens/s; the simulator's and Claude "
             "budget's request and token limits lifted, so the model is slow but never refuses. Writers (worker, "
-            "chat, simulator) are stopped after the mixed run: the later phases measure reads alone.",
+            "chat, simulator) are stopped after the mixed run: the later phases measure reads alone. Services "
+            "log as deployed (JSON lines at INFO), "
+            + ("with a line per request (`ACCESS_LOG=true`)." if st.access_log else "without access logs (default)."),
             "",
             *targets_section(r),
             *mix_section(r),

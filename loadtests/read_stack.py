@@ -59,9 +59,10 @@ def fixtures_env(owners: list[Owner]) -> dict[str, str]:
     }
 
 
-def new_stack(redis_url: str, database_url: str, logs: Path) -> Stack:
+def new_stack(redis_url: str, database_url: str, logs: Path, access_log: bool) -> Stack:
     """Claude's budget and the simulator's limits are lifted for good, so the model is never what is measured;
-    one worker with room for many jobs, since estimations mostly wait on the simulator."""
+    one worker with room for many jobs, since estimations mostly wait on the simulator. Logs are a
+    deployment's (JSON lines at INFO), `access_log` adding a line per request as `ACCESS_LOG=true` does."""
     return Stack(
         resolved=Resolved(redis_url, database_url, False, False, logs),
         ports=Ports(*(free_port() for _ in range(5))),
@@ -77,7 +78,9 @@ def new_stack(redis_url: str, database_url: str, logs: Path) -> Stack:
             "CHAT_RATE_LIMIT": "100000/minute",
             # k6 sends each user's own address in X-Forwarded-For; per-IP limits then count users.
             "TRUSTED_PROXIES": '["127.0.0.1/32"]',
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "INFO",
+            "LOG_FORMAT": "json",
+            "ACCESS_LOG": "true" if access_log else "false",
         },
     )
 

@@ -29,9 +29,12 @@ const weighted = Object.entries(READ_WEIGHTS).flatMap(([route, weight]) => Array
 
 export const pickRead = () => weighted[Math.floor(Math.random() * weighted.length)];
 
-// Answers that are neither a success nor a 429 (refusals are an expected answer under load).
+// Answers that are neither a success, a 429 (refusals are an expected answer under load) nor, for a write,
+// a 409 (users of one owner share its estimates, and a second chat turn on one is refused while the first
+// runs: `turn_in_progress`).
 export const unexpected = new Rate('unexpected');
 export const throttled = new Rate('throttled');
+export const conflicted = new Rate('conflicted');
 
 export function requireFixtures(needsOwners) {
   if (!baseUrl) throw new Error('BASE_URL is required');
@@ -79,8 +82,10 @@ export function readPath(route, user) {
 export function judge(response, route, kind) {
   const tags = { route, kind };
   const ok = (response.status >= 200 && response.status < 300) || response.status === 304;
+  const conflict = kind === 'write' && response.status === 409;
   throttled.add(response.status === 429, tags);
-  unexpected.add(!ok && response.status !== 429, tags);
+  conflicted.add(conflict, tags);
+  unexpected.add(!ok && response.status !== 429 && !conflict, tags);
   return ok;
 }
 
@@ -102,6 +107,7 @@ export function reportedPerRoute(routes, readTarget) {
     thresholds[`http_req_duration{route:${route}}`] = [kind === 'read' && readTarget ? `p(99)<${readTarget}` : 'max>=0'];
     thresholds[`unexpected{route:${route}}`] = ['rate>=0'];
     thresholds[`throttled{route:${route}}`] = ['rate>=0'];
+    thresholds[`conflicted{route:${route}}`] = ['rate>=0'];
   }
   return thresholds;
 }
