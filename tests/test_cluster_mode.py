@@ -162,6 +162,43 @@ async def test_a_gateway_pod_listens_everywhere_logs_json_and_drains_after_sayin
     messages = [json.loads(line)["message"] for line in lines]
     assert any("draining in 2 s" in message for message in messages)
     assert "Finished server process" in messages[-1], "it drained and stopped, not killed"
+    assert not any('"GET /healthz' in message for message in messages), "no line per request by default"
+
+
+async def test_access_log_is_a_json_line_per_request_when_turned_on(redis_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = production_env(
+        REDIS_URL=redis_url,
+        INTERNAL_TOKEN=TOKEN,
+        SAVES_URL=f"http://127.0.0.1:{free_port()}",
+        CHAT_URL=f"http://127.0.0.1:{free_port()}",
+        METRICS_PORT="0",
+        SHUTDOWN_DELAY_S="0",
+        LOG_LEVEL="INFO",
+        ACCESS_LOG="true",
+    )
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as output:
+        process = await asyncio.to_thread(
+            subprocess.Popen,
+            [sys.executable, "-m", "services.cli", "serve", "gateway", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            await _until_ready(client, process, log)
+            await client.get("/healthz")
+        process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(process.wait, 30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    access = [r for r in records if r["logger"] == "uvicorn.access" and '"GET /healthz' in r["message"]]
+    assert access and access[0]["level"] == "INFO", log.read_text()
 
 
 async def _until_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -107,6 +107,10 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # httpx logs every request at INFO: a line per call between our own services, which the metrics count.
+    # At DEBUG they are wanted.
+    debugging = logging.getLogger().level <= logging.DEBUG
+    logging.getLogger("httpx").setLevel(logging.NOTSET if debugging else logging.WARNING)
 
 
 def install_observability(

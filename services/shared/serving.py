@@ -63,10 +63,17 @@ class _SideServer(uvicorn.Server):
 
 def serve(app: FastAPI, host: str, port: int, log_level: str, **options: Any) -> None:
     """Serves `app` on `host:port` and its metrics on `host:METRICS_PORT` (unless 0) until SIGTERM or SIGINT."""
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, log_config=None, http=BoundedHttpToolsProtocol, **options
-    )
     http = get_http_settings()
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+        access_log=http.access_log,
+        http=BoundedHttpToolsProtocol,
+        **options,
+    )
     service = get_service_settings()
     server = DrainingServer(config, app, http.shutdown_delay_for(service))
     metrics_port = http.metrics_port_for(service)

@@ -76,6 +76,10 @@ class HttpSettings(BaseSettings):
         default=8_192, ge=256, description="one header line over this gets 431; a longer request target, 414"
     )
 
+    access_log: bool = Field(
+        default=False,
+        description="a log line per request (off: the ingress logs each request and the metrics count them)",
+    )
     shutdown_delay_s: float | None = Field(
         default=None,
         ge=0,
