@@ -25,7 +25,8 @@ _DEFAULT_UP = 1.25
 _DEFAULT_DOWN = 0.8
 
 _CHANGE = re.compile(
-    r"\b(add|remove|increase|reduce|change|revise|drop|delete|decrease|update|cut|raise|lower)\b", re.I
+    r"\b(add|remove|increase|reduce|change|revise|drop|delete|decrease|update|cut|raise|lower|double|triple|halve)\b",
+    re.I,
 )
 _INCLUDE = re.compile(r"^\W*(?:(?:please|also|and|then|can|could|would|will)\W+(?:you\W+|we\W+)?)*include\b", re.I)
 _QUESTION = re.compile(
@@ -33,7 +34,8 @@ _QUESTION = re.compile(
 )
 _SENTENCE = re.compile(r"[^.?!\n]+[.?!]*")
 _VERB = re.compile(
-    r"\b(?P<verb>add|include|remove|drop|delete|cut|increase|raise|reduce|lower|decrease|change|update|revise)\b"
+    r"\b(?P<verb>add|include|remove|drop|delete|cut|increase|raise|reduce|lower|decrease|change|update|revise|"
+    r"double|triple|halve)\b"
     r"\W*(?P<target>.*)",
     re.I | re.S,
 )
@@ -155,7 +157,7 @@ def _scaled(item: Item, factor: float) -> tuple[float, float, float]:
 def _factor(verb: str, target: str, item: Item) -> tuple[float, str]:
     """How much to scale the item's hours, and how the request put it ('raised by 50%')."""
     direction = "lowered" if verb in _DOWN else "raised"
-    if word := _FACTOR_WORDS.search(target):
+    if word := _FACTOR_WORDS.fullmatch(verb) or _FACTOR_WORDS.search(target):
         factor = _FACTORS[word.group("word").lower()]
         return factor, {2.0: "doubled", 3.0: "tripled"}.get(factor, "halved")
     if to := _TO_HOURS.search(target):

@@ -91,6 +91,8 @@ async def test_a_removal_removes_the_item_it_names(sim: Sim, chat: Chat, request
         ("Add 10 hours to the booking screens", "WI-02", (18, 18, 18)),
         ("Lower the end-to-end tests a bit", "WI-04", (6.5, 9.5, 16)),
         ("Cut the hours of the calendar sync by 6 h", "WI-03", (8, 12, 20)),
+        ("Please double the booking API.", "WI-01", (12, 24, 60)),
+        ("Halve the end-to-end tests", "WI-04", (4, 6, 10)),
     ],
 )
 async def test_a_resize_changes_only_the_hours_of_the_item(
