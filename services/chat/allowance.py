@@ -28,7 +28,7 @@ INITIAL: dict[tuple[TurnKind, CallKind], int] = {
 
 _CHANGE = re.compile(
     r"\b(add|include|remove|drop|delete|cut|increase|reduce|decrease|raise|lower|change|revise|update|"
-    r"replace|split|merge|move|extend|double|halve)\b",
+    r"replace|split|merge|move|extend|double|triple|halve)\b",
     re.I,
 )
 

@@ -24,9 +24,20 @@ class ChatSettings(SavesPeerSettings, HttpSettings, ClaudeSettings, BudgetSettin
     )
     chat_turn_lease_s: float = Field(default=30.0, gt=1, description="a dead replica's turn frees its save this late")
     chat_allowance_quantile: float = Field(
-        default=0.9, gt=0, le=1, description="output reserved per call: this quantile of recent calls of its kind"
+        default=0.8,
+        gt=0,
+        le=1,
+        description="output a chat call reserves: this quantile of recent calls of its kind (a longer answer is "
+        "continued by another call)",
     )
-    chat_min_tokens: int = Field(default=64, ge=16, description="floor of a chat call's output allowance")
+    chat_edit_allowance_quantile: float = Field(
+        default=0.95,
+        gt=0,
+        le=1,
+        description="the same for a revision's first call, which makes the edit (an edit cut short is made again "
+        "whole)",
+    )
+    chat_min_tokens: int = Field(default=32, ge=16, description="floor of a chat call's output allowance")
     chat_key_prefix: str = Field(
         default=f"{KEY_PREFIX}:chat", description="Redis keys of turns in progress and of learned allowances"
     )

@@ -12,6 +12,7 @@ from services.chat.allowance import predict_kind
     [
         ("Please add a mobile app", "revision"),
         ("Drop the calendar sync", "revision"),
+        ("Please triple the QA effort", "revision"),
         ("Why is the API 40 hours?", "answer"),
         ("What does P90 mean here?", "answer"),
     ],

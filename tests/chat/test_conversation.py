@@ -85,6 +85,22 @@ async def test_an_answer_longer_than_its_allowance_is_continued_not_cut(
     assert body["reply"].count(body["reply"][:40]) == 1, "the continuation does not repeat what was said"
 
 
+async def test_the_call_that_makes_an_edit_reserves_a_higher_quantile_than_answers_do(
+    stack: Stack, finished: dict[str, Any], redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit cut at its allowance would be made again whole, so it reserves the 0.95 quantile of what
+    edits needed; at the answers' 0.8 this history gives 40 tokens, and the edit would be cut."""
+    prefix = f"{stack.env_used['CHAT_KEY_PREFIX']}:edit-quantile"
+    history = [40] * (MIN_SAMPLES - 2) + [2000, 2000]
+    await redis_client.lpush(f"{prefix}:output:revision:first", *history)  # type: ignore[misc]
+    async with in_process_chat(monkeypatch, stack, {"CHAT_KEY_PREFIX": prefix}) as chat:
+        reply = await chat.post(f"/internal/chat/{finished['job_id']}", json={"message": "Please add a mobile app"})
+    body = reply.json()
+    assert reply.status_code == 200 and body["revised"] is True, body
+    assert body["usage"]["calls"] == 2, "the edit in one call, then the reply to its result"
+    assert not await redis_client.exists(f"{prefix}:output:revision:first:continued"), "nothing was cut"
+
+
 async def test_a_continuation_that_fails_keeps_the_answer_already_paid_for_and_streamed(
     stack: Stack, finished: dict[str, Any], redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,11 +15,27 @@ def allowance(redis_client: aioredis.Redis) -> OutputAllowance:
     return OutputAllowance(redis_client, f"test:allowance:{uuid.uuid4().hex[:8]}", 0.9, floor=64, ceiling=2000)
 
 
-async def test_until_enough_is_measured_the_initial_guess_is_used(allowance: OutputAllowance) -> None:
-    for _ in range(MIN_SAMPLES - 1):
-        await allowance.learn("answer:first", 100)
+async def test_a_kind_never_measured_reserves_the_initial_guess(allowance: OutputAllowance) -> None:
+    assert await allowance.tokens("estimate", 1800) == 1800
 
-    assert await allowance.tokens("answer:first", 400) == 400
+
+async def test_until_enough_is_measured_the_largest_use_seen_plus_a_shrinking_margin(
+    allowance: OutputAllowance,
+) -> None:
+    """A fresh fleet does not reserve its initial guess (an estimation's 8,000 tokens) for MIN_SAMPLES calls."""
+    await allowance.learn("estimate", 600)
+    after_one = await allowance.tokens("estimate", 1800)
+    for used in (900, 700, 800):
+        await allowance.learn("estimate", used)
+    after_four = await allowance.tokens("estimate", 1800)
+    for _ in range(MIN_SAMPLES - 5):
+        await allowance.learn("estimate", 900)
+    await allowance.learn("huge", 1500)
+
+    assert after_one == 1200, "one call seen: twice what it used"
+    assert after_four == 1125, "four seen: the largest, 900, and a quarter more"
+    assert await allowance.tokens("estimate", 1800) == 948  # 19 seen: 900 + 1/19
+    assert await allowance.tokens("huge", 1800) == 1800, "never above the initial guess"
 
 
 async def test_the_allowance_is_a_high_quantile_of_recent_calls_of_the_same_kind(allowance: OutputAllowance) -> None:
@@ -29,6 +45,7 @@ async def test_the_allowance_is_a_high_quantile_of_recent_calls_of_the_same_kind
         await allowance.learn("estimate", 450)
 
     assert await allowance.tokens("answer:first", 400) == 190
+    assert await allowance.tokens("answer:first", 400, q=0.5) == 150, "a kind may ask for its own quantile"
     assert await allowance.tokens("estimate", 8000) == 450
 
 
