@@ -64,7 +64,7 @@ from services.llm.settings import BudgetSettings, ClaudeSettings
 from services.shared.local import Ports
 from services.simulator.config import SimulatorConfig
 from services.simulator.control_api import control_headers
-from services.worker.claude_estimate import KIND, estimate_allowance
+from services.worker.claude_estimate import KIND, estimate_allowance, estimate_initial_tokens
 from services.worker.settings import WorkerSettings
 
 SIM_DEFAULTS = SimulatorConfig.model_fields
@@ -173,7 +173,7 @@ async def learned_allowances(redis_url: str) -> dict[str, int]:
             for kind in kinds
             for call in calls
         }
-        learned["estimate"] = await estimate_learner.tokens(KIND, worker.estimate_max_tokens)
+        learned["estimate"] = await estimate_learner.tokens(KIND, estimate_initial_tokens(worker))
         return learned
     finally:
         await redis.aclose()

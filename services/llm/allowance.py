@@ -43,13 +43,13 @@ class OutputAllowance:
 
     async def tokens(self, kind: str, initial: int, q: float | None = None) -> int:
         """The `q` (default: the learner's) quantile once MIN_SAMPLES calls of the kind are measured; before
-        that the largest seen plus a margin, never above `initial`, which is all a kind never seen gets."""
+        that the largest seen plus a margin; `initial` for a kind never seen."""
         raw = await self.redis.lrange(self._key(kind), 0, HISTORY - 1)  # type: ignore[misc]
         used = [int(value) for value in raw]
         if len(used) >= MIN_SAMPLES:
             learned = quantile(used, self.q if q is None else q)
         elif used:
-            learned = min(initial, math.ceil(max(used) * (1 + 1 / len(used))))
+            learned = math.ceil(max(used) * (1 + 1 / len(used)))
         else:
             learned = initial
         return max(self.floor, min(self.ceiling, learned))

@@ -32,6 +32,12 @@ class WorkerSettings(SavesPeerSettings, JobSettings, ClaudeSettings, BudgetSetti
         default=0.95, gt=0, le=1, description="output an estimation reserves: this quantile of recent estimations"
     )
     estimate_min_tokens: int = Field(default=1024, ge=256, description="floor of an estimation's output allowance")
+    estimate_initial_tokens: int = Field(
+        default=4000,
+        ge=256,
+        description="what an estimation reserves before any has been measured (about twice a 15-item estimate; "
+        "one cut at it is asked again with ESTIMATE_MAX_TOKENS)",
+    )
 
 
 get_settings = loader(WorkerSettings)

@@ -236,3 +236,19 @@ async def test_a_job_says_when_a_worker_first_took_it(worker: tuple[WorkerContex
     done = await context.store.get(job_id)
     assert done is not None and done.started_at is not None
     assert queued.created_at <= done.started_at <= done.updated_at
+
+
+async def test_a_fresh_fleets_estimation_cut_at_its_initial_allowance_is_asked_again_whole(
+    worker: tuple[WorkerContext, httpx2.AsyncClient],
+) -> None:
+    """Nothing measured yet (a fresh budget prefix): the call reserves ESTIMATE_INITIAL_TOKENS, not the
+    ceiling; an estimate longer than that is asked again with ESTIMATE_MAX_TOKENS, and both calls count."""
+    context, sim = worker
+    context.settings.estimate_initial_tokens = 256
+    context.allowance.floor = 256
+    job_id = await _job(context, "Longer than its allowance")
+    assert await run_estimation({"deps": context, "job_try": 1}, job_id) == "succeeded"
+    job = await context.store.get(job_id)
+    assert job is not None and job.status == "succeeded" and job.save_id
+    assert (await sim.get("/_sim/stats")).json()["requests"] == 2, "cut once at 256 tokens, then whole"
+    assert await context.allowance.tokens("estimate", 256) > 256, "what it really used is learned"
