@@ -18,7 +18,7 @@ from services.shared.deployment import internal_docs, require_deployment_ready
 from services.shared.errors import install_error_handlers
 from services.shared.gc_tuning import freeze_startup_objects
 from services.shared.http_limits import install_request_limits
-from services.shared.observability import install_observability
+from services.shared.observability import NATIVE_TELEMETRY_OFF, install_observability
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     settings = get_settings()
     require_deployment_ready(settings, "chat", needs=("saves_url", "anthropic_api_key"))
-    app = FastAPI(title="Estimator chat (internal)", lifespan=lifespan, **internal_docs(settings))
+    app = FastAPI(
+        title="Estimator chat (internal)",
+        lifespan=lifespan,
+        telemetry=NATIVE_TELEMETRY_OFF,
+        **internal_docs(settings),
+    )
     install_error_handlers(app)
     app.include_router(router)
 

@@ -28,7 +28,7 @@ from services.shared.gc_tuning import freeze_startup_objects
 from services.shared.http_limits import install_request_limits
 from services.shared.internal import INTERNAL_KEEPALIVE_S
 from services.shared.jobs import JobStore
-from services.shared.observability import install_observability
+from services.shared.observability import NATIVE_TELEMETRY_OFF, install_observability
 from services.shared.read_model import ReadModel
 from services.shared.redis import make_arq_pool, make_redis
 from services.shared.saves_client import SavesClient
@@ -83,7 +83,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     settings = get_settings()
     require_deployment_ready(settings, "gateway", needs=("saves_url", "chat_url"))
-    app = FastAPI(title="Estimator API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Estimator API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        telemetry=NATIVE_TELEMETRY_OFF,
+    )
     install_error_handlers(app)
     app.include_router(estimates.router)
     app.include_router(chat.router)

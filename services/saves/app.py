@@ -29,7 +29,7 @@ from services.shared.deployment import internal_docs, require_deployment_ready
 from services.shared.errors import ErrorStyle, install_error_handlers
 from services.shared.gc_tuning import freeze_startup_objects
 from services.shared.http_limits import install_request_limits
-from services.shared.observability import install_observability
+from services.shared.observability import NATIVE_TELEMETRY_OFF, install_observability
 from services.shared.read_model import ReadModel
 from services.shared.redis import make_redis
 
@@ -79,7 +79,12 @@ def _is_data_exception(exc: BaseException) -> bool:
 def create_app() -> FastAPI:
     settings = get_settings()
     require_deployment_ready(settings, SERVICE_NAME, needs=("database_url",))
-    app = FastAPI(title="estimator-saves", lifespan=lifespan, **internal_docs(settings))
+    app = FastAPI(
+        title="estimator-saves",
+        lifespan=lifespan,
+        telemetry=NATIVE_TELEMETRY_OFF,
+        **internal_docs(settings),
+    )
 
     async def database_ready() -> None:
         async with app.state.engine.connect() as connection:

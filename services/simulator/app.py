@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.shared.http_limits import install_request_limits
-from services.shared.observability import install_observability
+from services.shared.observability import NATIVE_TELEMETRY_OFF, install_observability
 from services.shared.settings import get_service_settings
 from services.simulator.config import SimulatorConfig
 from services.simulator.control_api import control_router
@@ -27,7 +27,13 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     """Each app has its own cache, limits, faults and counters, so tests never share simulator state."""
     config = config or SimulatorConfig()
     simulator = Simulator(config)
-    app = FastAPI(title="Claude API simulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Claude API simulator",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry=NATIVE_TELEMETRY_OFF,
+    )
     app.state.simulator = simulator
     install_error_handlers(app)
     app.include_router(control_router(simulator, config.control_token.get_secret_value()))

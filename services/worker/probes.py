@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from services.shared.observability import install_observability
+from services.shared.observability import NATIVE_TELEMETRY_OFF, install_observability
 from services.worker.context import WorkerContext
 from services.worker.queue_metrics import QueueGauges
 
@@ -29,7 +29,13 @@ class ShuttingDown(Exception):
 
 
 def probe_app(context: WorkerContext) -> FastAPI:
-    app = FastAPI(title="Estimator worker (probes)", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Estimator worker (probes)",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry=NATIVE_TELEMETRY_OFF,
+    )
 
     async def taking_jobs() -> None:
         if context.draining:
