@@ -24,7 +24,7 @@ from services.estimation.edits import EditError, apply_edit, parse_edit
 from services.estimation.models import ClaudeEstimate, Financials
 from services.estimation.prompt import build_chat_system
 from services.estimation.schema import EDIT_TOOL_NAME, edit_tool
-from services.llm.budget import Waiting, WaitListener, estimate_input_tokens
+from services.llm.budget import LinePlace, Waiting, WaitListener, estimate_input_tokens
 from services.llm.calls import ClaudeCallError, call_claude
 from services.llm.metrics import FirstToken
 from services.llm.pricing import price_for
@@ -116,6 +116,7 @@ class Turn:
         now = time.monotonic()
         self.deadline = now + context.settings.anthropic_timeout_s
         self.admit_by: float | None = now + context.settings.chat_max_wait_s
+        self.place = LinePlace()  # every call of the turn waits from when the turn arrived
         self.system = build_chat_system(
             methodology,
             save.name,
@@ -214,6 +215,7 @@ class Turn:
             cache_kind="chat",
             on_wait=self._on_wait,
             admit_by=self.admit_by,
+            place=self.place,
         )
         # Only the turn's first call may be refused for want of capacity: after it, Claude's work is
         # paid for and the turn waits as long as its deadline allows to finish it.

@@ -44,6 +44,15 @@ class Waiting:
     expected_s: float
 
 
+@dataclass
+class LinePlace:
+    """Where a piece of work stands in the line for capacity, kept across its calls: a chat turn's follow-up
+    (the reply after its edit, a continuation, a retry) waits from when the turn first arrived, instead
+    of joining the back of the line again behind turns that arrived while its first call ran."""
+
+    arrived_ms: int = 0
+
+
 WaitListener = Callable[[Waiting | None], Awaitable[None]]
 """Told when a call starts waiting and whenever its reason or place changes, and `None` once admitted."""
 CHARS_PER_TOKEN = 3.0
@@ -164,10 +173,12 @@ class FleetBudget:
         deadline: float,
         on_wait: WaitListener | None = None,
         cache_kind: str | None = None,
+        place: LinePlace | None = None,
     ) -> Lease:
         """Waits in line (bounded by the monotonic `deadline`) until the fleet can afford the call, then reserves it.
 
         A caller that gives up (deadline, cancellation) leaves the line at once, so those behind it move up.
+        A `place` already given an arrival waits from then; an empty one is given this call's.
         """
         if cache_kind:
             input_tokens = max(1, input_tokens - await self._warm_tokens(cache_kind))
@@ -176,9 +187,12 @@ class FleetBudget:
         told: Waiting | None = None
         try:
             while True:
-                granted, wait_ms, reason, position, expected_ms = await self._reserve(
-                    keys=self._keys, args=self._reserve_args(lease)
+                since = place.arrived_ms if place else 0
+                granted, wait_ms, reason, position, expected_ms, arrived = await self._reserve(
+                    keys=self._keys, args=[*self._reserve_args(lease), since]
                 )
+                if place is not None and not place.arrived_ms:
+                    place.arrived_ms = int(arrived)
                 if int(granted):
                     if told is not None and on_wait is not None:
                         await on_wait(None)
@@ -313,9 +327,10 @@ class FleetBudget:
         deadline: float,
         on_wait: WaitListener | None = None,
         cache_kind: str | None = None,
+        place: LinePlace | None = None,
     ) -> AsyncIterator[Lease]:
         """Holds an in-flight slot (renewed while the call runs) and settles it however the call ends."""
-        lease = await self.acquire(priority, input_tokens, output_tokens, deadline, on_wait, cache_kind)
+        lease = await self.acquire(priority, input_tokens, output_tokens, deadline, on_wait, cache_kind, place)
         keeper = asyncio.create_task(self._keep_alive(lease))
         try:
             yield lease

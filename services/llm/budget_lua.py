@@ -44,7 +44,7 @@ if #due > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now) end
 """
 
 # ARGV: rpm, input_tpm, output_tpm, max_in_flight, chat_reserve, lease_id, priority, input, output, lease_ttl_ms,
-#       margin_ms, stale_ms, starve_ms, chat_max_share
+#       margin_ms, stale_ms, starve_ms, chat_max_share, since_ms (the caller's earlier place in line; 0: none)
 # The margin keeps every bucket `margin_ms` of refill behind: the API takes its share a moment after we
 # take ours, and a bucket taken from full starts refilling later there than here.
 #
@@ -55,7 +55,9 @@ if #due > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now) end
 # once chat has taken more than `chat_max_share` of the output reserved over the last minute or so
 # (a decaying sum), an estimation that has waited `starve_ms` goes first, reserve included, so a chat
 # flood cannot starve estimations either.
-# Returns {granted (0/1), wait_ms, reason, position in its priority's line, expected wait ms}.
+# A later call of work already under way (a chat turn's follow-up) passes the arrival its first call was
+# given, and takes its place in line from then, not from now.
+# Returns {granted (0/1), wait_ms, reason, position in its priority's line, expected wait ms, arrival ms}.
 RESERVE = (
     _PRELUDE
     + """
@@ -65,7 +67,8 @@ for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now - tonumbe
   redis.call('ZREM', KEYS[6], gone)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - tonumber(ARGV[12]))
-redis.call('ZADD', KEYS[6], 'NX', now, me)
+local since = tonumber(ARGV[15])
+redis.call('ZADD', KEYS[6], 'NX', (since > 0 and since < now) and since or now, me)
 redis.call('ZADD', KEYS[7], now, me)
 local arrived = tonumber(redis.call('ZSCORE', KEYS[6], me))
 local rank = redis.call('ZRANK', KEYS[6], me)
@@ -86,7 +89,7 @@ if batch or not chat_over then starving = false end
 local gap_field = batch and 'gap_e' or 'gap_c'
 local gap = tonumber(redis.call('HGET', KEYS[2], gap_field) or '1000')
 local function deny(wait_ms, why)
-  return {0, math.ceil(wait_ms), why, mine + 1, math.ceil((mine + 1) * gap)}
+  return {0, math.ceil(wait_ms), why, mine + 1, math.ceil((mine + 1) * gap), math.floor(arrived)}
 end
 if mine > 0 then return deny(math.min(2000, 100 * mine), 'queue') end
 if starving then return deny(200, 'estimate_first') end
@@ -129,7 +132,7 @@ redis.call('ZREM', KEYS[6], me)
 redis.call('ZREM', KEYS[7], me)
 local last = tonumber(redis.call('HGET', KEYS[2], 'last_' .. gap_field) or now)
 redis.call('HSET', KEYS[2], gap_field, 0.8 * gap + 0.2 * math.min(now - last, 10000), 'last_' .. gap_field, now)
-return {1, 0, 'ok', 0, 0}
+return {1, 0, 'ok', 0, 0, math.floor(arrived)}
 """
 )
 

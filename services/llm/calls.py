@@ -19,7 +19,7 @@ from anthropic.types import Message
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
-from services.llm.budget import CapacityTimeout, FleetBudget, Priority, WaitListener
+from services.llm.budget import CapacityTimeout, FleetBudget, LinePlace, Priority, WaitListener
 from services.llm.metrics import COST, REQUESTS, RETRY_AFTER, outcome_of
 from services.llm.pricing import ModelPrice, usage_of
 from services.llm.spans import request_attributes, response_attributes
@@ -128,6 +128,7 @@ async def call_claude(
     cache_kind: str | None = None,
     on_wait: WaitListener | None = None,
     admit_by: float | None = None,
+    place: LinePlace | None = None,
 ) -> tuple[Message, Usage]:
     """Runs `call` inside the fleet budget until it succeeds, fails for good, or the monotonic deadline nears.
 
@@ -135,13 +136,13 @@ async def call_claude(
     `retry-after`, and the attempt's own back-off (full jitter, never shorter than `retry-after`) is
     slept outside the slot, so waiting never holds capacity. `admit_by`, when given, bounds the wait
     for capacity more tightly than the call's deadline: past it the call fails as `claude_busy`
-    without having been charged.
+    without having been charged. `place` keeps the work's place in line across its calls (`LinePlace`).
     """
     admission = deadline if admit_by is None else min(deadline, admit_by)
     attempt = 0
     while True:
         try:
-            async with budget.slot(priority, input_tokens, max_tokens, admission, on_wait, cache_kind) as lease:
+            async with budget.slot(priority, input_tokens, max_tokens, admission, on_wait, cache_kind, place) as lease:
                 sent = await _send(call, model, max_tokens, priority)
                 if isinstance(sent, Message):
                     usage = usage_of(sent.usage, price)

@@ -19,7 +19,7 @@ from services.estimation.models import ClaudeEstimate
 from services.estimation.prompt import build_estimation_request
 from services.estimation.schema import ESTIMATE_TOOL_NAME
 from services.llm.allowance import OutputAllowance
-from services.llm.budget import FleetBudget, WaitListener, estimate_input_tokens
+from services.llm.budget import FleetBudget, LinePlace, WaitListener, estimate_input_tokens
 from services.llm.calls import ClaudeCallError, call_claude
 from services.llm.metrics import FirstToken
 from services.llm.pricing import price_for
@@ -79,6 +79,7 @@ async def estimate_with_claude(
         return call
 
     usage = Usage()
+    place = LinePlace()  # asked again with the ceiling, it waits from when it first arrived
     max_tokens = await allowance.tokens(KIND, estimate_initial_tokens(settings))
     while True:
         try:
@@ -93,6 +94,7 @@ async def estimate_with_claude(
                 deadline=deadline,
                 cache_kind="estimate",
                 on_wait=on_wait,
+                place=place,
             )
         except ClaudeCallError as exc:
             # A call cut at its allowance was paid for even if the call asking again fails: it counts.

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import time
 
-from services.llm.budget import CapacityTimeout, FleetBudget, Waiting
+from services.llm.budget import CapacityTimeout, FleetBudget, LinePlace, Waiting
 from tests.llm.conftest import BudgetFactory, soon
 
 
@@ -34,6 +34,28 @@ async def test_chat_callers_are_admitted_in_order_of_arrival(make_budget: Budget
     await asyncio.gather(*tasks)
 
     assert admitted == [0, 1, 2, 3, 4]
+
+
+async def test_a_later_call_of_the_same_work_keeps_its_place_in_line(make_budget: BudgetFactory) -> None:
+    """A chat turn's follow-up (the reply after its edit) waits from when the turn arrived, not behind the
+    turns that arrived while its first call ran."""
+    budget = make_budget(llm_output_tpm=6_000)
+    place = LinePlace()
+    first_call = await budget.acquire("chat", 10, 6_000, soon(), place=place)  # the whole output bucket
+    await budget.settle(first_call)
+    admitted: list[str] = []
+
+    async def caller(name: str, place: LinePlace | None = None) -> None:
+        await budget.acquire("chat", 10, 100, soon(10), place=place)
+        admitted.append(name)
+
+    newer = [asyncio.create_task(caller(f"newer-{n}")) for n in range(2)]
+    await asyncio.sleep(0.1)
+    follow_up = asyncio.create_task(caller("follow-up", place))
+    await asyncio.gather(*newer, follow_up)
+
+    assert place.arrived_ms > 0
+    assert admitted[0] == "follow-up", admitted
 
 
 async def test_a_waiter_is_told_its_place_and_moves_up(make_budget: BudgetFactory) -> None:
