@@ -566,7 +566,8 @@ def report(figures: dict[str, Any], settings: Settings, chart: Path) -> str:
             "- Estimation queue wait is from submission to the first poll (every second) that sees the job running.",
             "- *Told after* is the longest silence a waiting user had before a `wait` event: from the request for "
             "a turn's first call, from the last text or `admitted` for a follow-up call (a revision's second call "
-            "waits in line again after the first answer streamed); the `turn` event does not count as news.",
+            "may wait again after the first answer streamed, from the place the turn first took); the `turn` "
+            "event does not count as news.",
             "",
             f"![Time to first token, turn duration and output per minute]({chart.name})",
             "",

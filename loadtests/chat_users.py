@@ -87,7 +87,7 @@ class TurnRecord:
     told_gaps: list[float] = field(default_factory=list)
     """For each time the turn started waiting: how long the user had heard nothing before `wait` came."""
     waited_total: float = 0.0
-    """Every wait of the turn (a revision's follow-up call waits in line again), `wait` to `admitted`."""
+    """Every wait of the turn (a revision's follow-up may wait again, from the turn's place), `wait` to `admitted`."""
     wait_reasons: list[str] = field(default_factory=list)
     first_delta: float | None = None
     ended: float | None = None
@@ -119,7 +119,7 @@ class TurnRecord:
     @property
     def told_after(self) -> float | None:
         """The longest silence before a `wait`: from the request for the first call, from the previous call's
-        last text for a follow-up call (which waits in line again). `silence_before_wait` is the first of them."""
+        last text for a follow-up call (which may wait again). `silence_before_wait` is the first of them."""
         return max(self.told_gaps, default=None)
 
     @property
