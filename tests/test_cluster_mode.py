@@ -113,28 +113,31 @@ def _listening_addresses(pid: int) -> set[str]:
     return {conn.laddr.ip for conn in psutil.Process(pid).net_connections("tcp") if conn.status == psutil.CONN_LISTEN}
 
 
-async def test_a_gateway_pod_listens_everywhere_logs_json_and_drains_after_saying_not_ready(
-    redis_url: str, tmp_path: Path
-) -> None:
-    port, metrics_port = free_port(), free_port()
+async def _gateway_pod(redis_url: str, port: int, log: Path, **settings: str) -> subprocess.Popen[bytes]:
+    """A production gateway logging at INFO into `log`; saves and chat are down for its whole life."""
     env = production_env(
         REDIS_URL=redis_url,
         INTERNAL_TOKEN=TOKEN,
-        SAVES_URL=f"http://127.0.0.1:{free_port()}",  # saves is down for this whole test
+        SAVES_URL=f"http://127.0.0.1:{free_port()}",
         CHAT_URL=f"http://127.0.0.1:{free_port()}",
-        METRICS_PORT=str(metrics_port),
-        SHUTDOWN_DELAY_S="2",
         LOG_LEVEL="INFO",
+        **settings,
     )
-    log = tmp_path / "gateway.log"
     with log.open("wb") as output:
-        process = await asyncio.to_thread(
+        return await asyncio.to_thread(
             subprocess.Popen,
             [sys.executable, "-m", "services.cli", "serve", "gateway", "--port", str(port)],
             env=env,
             stdout=output,
             stderr=output,
         )
+
+
+async def test_a_gateway_pod_listens_everywhere_logs_json_and_drains_after_saying_not_ready(
+    redis_url: str, tmp_path: Path
+) -> None:
+    port, log = free_port(), tmp_path / "gateway.log"
+    process = await _gateway_pod(redis_url, port, log, METRICS_PORT=str(free_port()), SHUTDOWN_DELAY_S="2")
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=5) as client:
@@ -166,26 +169,8 @@ async def test_a_gateway_pod_listens_everywhere_logs_json_and_drains_after_sayin
 
 
 async def test_access_log_is_a_json_line_per_request_when_turned_on(redis_url: str, tmp_path: Path) -> None:
-    port = free_port()
-    env = production_env(
-        REDIS_URL=redis_url,
-        INTERNAL_TOKEN=TOKEN,
-        SAVES_URL=f"http://127.0.0.1:{free_port()}",
-        CHAT_URL=f"http://127.0.0.1:{free_port()}",
-        METRICS_PORT="0",
-        SHUTDOWN_DELAY_S="0",
-        LOG_LEVEL="INFO",
-        ACCESS_LOG="true",
-    )
-    log = tmp_path / "gateway.log"
-    with log.open("wb") as output:
-        process = await asyncio.to_thread(
-            subprocess.Popen,
-            [sys.executable, "-m", "services.cli", "serve", "gateway", "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=output,
-        )
+    port, log = free_port(), tmp_path / "gateway.log"
+    process = await _gateway_pod(redis_url, port, log, METRICS_PORT="0", SHUTDOWN_DELAY_S="0", ACCESS_LOG="true")
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
             await _until_ready(client, process, log)
