@@ -54,4 +54,7 @@ def chat_allowance(redis: aioredis.Redis, settings: ChatSettings) -> OutputAllow
         settings.chat_allowance_quantile,
         floor=settings.chat_min_tokens,
         ceiling=settings.chat_max_tokens,
+        # A text answer cut at its allowance is continued where it stopped, a few tokens more; an edit cut
+        # mid-way is made again whole, so the call that makes it reserves a higher quantile.
+        quantiles={allowance_kind("revision", "first"): settings.chat_edit_allowance_quantile},
     )

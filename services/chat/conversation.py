@@ -139,11 +139,7 @@ class Turn:
         """One answer, continued while it stops at `max_tokens`, so the allowance never truncates it."""
         allowance = self.context.allowance
         kind = allowance_kind(self.kind, call)
-        settings = self.context.settings
-        # A text answer cut at its allowance is continued where it stopped, a few tokens more; an edit cut
-        # mid-way is made again whole, so the call that makes it reserves a higher quantile.
-        q = settings.chat_edit_allowance_quantile if (self.kind, call) == ("revision", "first") else None
-        learned = await allowance.tokens(kind, INITIAL[(self.kind, call)], q)
+        learned = await allowance.tokens(kind, INITIAL[(self.kind, call)])
         if self.sent.strip():
             await self.say("\n\n")
         answer = Answer()

@@ -17,6 +17,7 @@ and the margin covers most of those too.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import redis.asyncio as aioredis
 
@@ -31,23 +32,33 @@ def quantile(values: list[int], q: float) -> int:
 
 
 class OutputAllowance:
-    def __init__(self, redis: aioredis.Redis, prefix: str, q: float, floor: int, ceiling: int) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        q: float,
+        floor: int,
+        ceiling: int,
+        quantiles: Mapping[str, float] | None = None,
+    ) -> None:
+        """`q` for every kind but those `quantiles` names (a kind whose cut call costs more than a continuation)."""
         self.redis = redis
         self.prefix = prefix
         self.q = q
         self.floor = floor
         self.ceiling = ceiling
+        self.quantiles = dict(quantiles or {})
 
     def _key(self, kind: str) -> str:
         return f"{self.prefix}:output:{kind}"
 
-    async def tokens(self, kind: str, initial: int, q: float | None = None) -> int:
-        """The `q` (default: the learner's) quantile once MIN_SAMPLES calls of the kind are measured; before
-        that the largest seen plus a margin; `initial` for a kind never seen."""
+    async def tokens(self, kind: str, initial: int) -> int:
+        """The kind's quantile once MIN_SAMPLES calls of it are measured; before that the largest seen plus a
+        margin; `initial` for a kind never seen."""
         raw = await self.redis.lrange(self._key(kind), 0, HISTORY - 1)  # type: ignore[misc]
         used = [int(value) for value in raw]
         if len(used) >= MIN_SAMPLES:
-            learned = quantile(used, self.q if q is None else q)
+            learned = quantile(used, self.quantiles.get(kind, self.q))
         elif used:
             learned = math.ceil(max(used) * (1 + 1 / len(used)))
         else:
