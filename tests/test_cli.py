@@ -50,7 +50,8 @@ async def test_a_created_key_works_until_it_is_revoked_on_every_replica(
         replica.headers.update(bearer(key))
         for gateway in (client, replica):  # each now holds the key in its own process cache
             assert (await gateway.get("/api/saves")).status_code == 200
-        prefix = key.removeprefix("est_")[:8]
+        # With `est_`, as docs/api.md says: a bare prefix may start with "-", which the CLI reads as an option.
+        prefix = key[: len("est_") + 8]
         code, out = await _cli(stack, "keys", "revoke", prefix)
         assert code == 0 and "Revoked 1" in out
         deadline = time.monotonic() + REVOCATION_BOUND_S
