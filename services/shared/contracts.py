@@ -87,10 +87,14 @@ class Usage(BaseModel):
 
 
 class JobState(BaseModel):
-    """The small, hot record behind `GET /api/estimate/{id}/status` (kept in Redis, never in SQL)."""
+    """The small, hot record behind `GET /api/estimate/{id}/status` (kept in Redis, never in SQL).
 
-    job_id: str
+    `owner` comes first so that the stored form (`stored_json`) is `{"owner":…,` followed by exactly the
+    public document's fields: the status read checks the owner and answers the rest without parsing it.
+    """
+
     owner: str
+    job_id: str
     status: JobStatus = "queued"
     stage: str = "queued"
     progress: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -106,6 +110,10 @@ class JobState(BaseModel):
     def public_json(self) -> str:
         """The status document as the API returns it: no owner, and no save_id or error until they exist."""
         return self.model_dump_json(exclude={"owner"}, exclude_none=True)
+
+    def stored_json(self) -> str:
+        """What Redis holds and job events carry: the public document with the owner in front."""
+        return self.model_dump_json(exclude_none=True)
 
 
 class JobInput(BaseModel):
