@@ -107,7 +107,7 @@ async def _migrate(args: argparse.Namespace) -> None:
 
 async def _keys(args: argparse.Namespace) -> int:
     from services.saves.db import make_engine, make_sessionmaker
-    from services.saves.keys import create_key, list_keys, revoke_key
+    from services.saves.keys import create_key, key_table, list_keys, revoke_key
     from services.saves.settings import get_settings
 
     await _use_stores("keys", needs=("database_url", "redis_url"))
@@ -129,8 +129,7 @@ async def _keys(args: argparse.Namespace) -> int:
                 print(f"Revoked {len(revoked)} key(s).")
                 return 0 if revoked else 1
             else:
-                for row in await list_keys(session, args.owner):
-                    print(row)
+                print(key_table(await list_keys(session, args.owner)), end="")
     finally:
         await engine.dispose()
     return 0

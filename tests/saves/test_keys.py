@@ -50,3 +50,23 @@ async def test_listing_is_per_owner_unless_asked_for_all(session: AsyncSession) 
     assert [info.key_id for info in await keys.list_keys(session, alice)] == [alice_key]
     everyone = {info.key_id for info in await keys.list_keys(session, None)}
     assert {alice_key, bob_key} <= everyone
+
+
+def test_no_key_has_a_prefix_the_command_line_would_read_as_an_option() -> None:
+    """One random key in 64 used to start with "-", and `keys revoke <prefix>` then exited 2."""
+    prefixes = [keys.new_key().removeprefix("est_") for _ in range(2000)]
+    assert not [prefix for prefix in prefixes if prefix.startswith("-")]
+
+
+async def test_the_listing_shows_prefixes_as_revoke_takes_them(session: AsyncSession) -> None:
+    owner = new_owner()
+    _, kept = await keys.create_key(session, owner)
+    _, gone = await keys.create_key(session, owner)
+    await keys.revoke_key(session, gone[:12])
+
+    header, *rows = keys.key_table(await keys.list_keys(session, owner)).splitlines()
+    assert header.split() == ["KEY", "ID", "OWNER", "PREFIX", "CREATED", "(UTC)", "REVOKED", "(UTC)"]
+    by_prefix = {row.split()[2]: row for row in rows}
+    assert set(by_prefix) == {kept[:12], gone[:12]}
+    assert by_prefix[kept[:12]].endswith(" -") and not by_prefix[gone[:12]].endswith(" -")
+    assert kept not in "\n".join(rows) and gone not in "\n".join(rows)
