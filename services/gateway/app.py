@@ -59,7 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             limits=httpx.Limits(keepalive_expiry=INTERNAL_KEEPALIVE_S),
         ),
         hub=hub,
-        limits=RateLimits(settings),
+        limits=RateLimits(settings, redis),
         keys=keys,
         cache_owner=redis.register_script(CACHE_OWNER),
         reads=ReadModel(redis, settings.read_model_ttl_s),

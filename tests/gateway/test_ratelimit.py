@@ -98,3 +98,21 @@ async def test_idempotent_replays_do_not_use_up_the_limit(gateway: Gateway, stac
         fresh = [(await client.post("/api/estimate", json=_body(), headers=bearer(key))).status_code for _ in range(2)]
     assert {r.json()["job_id"] for r in replays} == {first.json()["job_id"]}
     assert fresh == [202, 429]
+
+
+async def test_a_request_refused_by_its_key_costs_its_address_nothing(gateway: Gateway, stack: Stack) -> None:
+    """Both windows count a request, or neither does: a spent key cannot use up a shared address's quota."""
+    from services.devstack.supervisor import create_demo_key
+
+    spent, fresh = [await create_demo_key(stack.env_used, owner=f"ratelimit-{uuid.uuid4().hex[:6]}") for _ in range(2)]
+    async with gateway(f"192.0.2.{uuid.uuid4().int % 250}") as first_address:
+        allowed = [await first_address.post("/api/estimate", json=_body(), headers=bearer(spent)) for _ in range(2)]
+    async with gateway(f"198.51.100.{uuid.uuid4().int % 250}") as shared_address:
+        refused = await shared_address.post("/api/estimate", json=_body(), headers=bearer(spent))
+        others = [await shared_address.post("/api/estimate", json=_body(), headers=bearer(fresh)) for _ in range(2)]
+
+    assert [r.headers["RateLimit-Remaining"] for r in allowed] == ["1", "0"]
+    assert refused.status_code == 429
+    # The place frees when the first of the two leaves the one-minute window.
+    assert 55 <= int(refused.headers["Retry-After"]) <= 60
+    assert [r.status_code for r in others] == [202, 202]
