@@ -98,7 +98,8 @@ class RateLimits:
 
     async def _hit(self, rule: RateLimitItem, *identities: str) -> tuple[bool, list[_Window]]:
         """Counts one request against every identity's window, or against none if any is spent."""
-        keys = [f"{KEY_PREFIX}:rate:{identity}" for identity in identities]
+        # The rule is part of the key, as it was under `limits`: a changed limit starts from empty windows.
+        keys = [f"{KEY_PREFIX}:rate:{rule.amount}/{rule.get_expiry()}s:{identity}" for identity in identities]
         raw = await self._hit_script(keys=keys, args=[rule.amount, rule.get_expiry() * 1000, secrets.token_hex(4)])
         values = [int(value) for value in raw]
         windows = [

@@ -105,9 +105,10 @@ async def test_a_request_refused_by_its_key_costs_its_address_nothing(gateway: G
     from services.devstack.supervisor import create_demo_key
 
     spent, fresh = [await create_demo_key(stack.env_used, owner=f"ratelimit-{uuid.uuid4().hex[:6]}") for _ in range(2)]
-    async with gateway(f"192.0.2.{uuid.uuid4().int % 250}") as first_address:
+    # Addresses no other test uses: a shared one would spend these windows across tests.
+    async with gateway(f"2001:db8:1::{uuid.uuid4().hex[:4]}") as first_address:
         allowed = [await first_address.post("/api/estimate", json=_body(), headers=bearer(spent)) for _ in range(2)]
-    async with gateway(f"198.51.100.{uuid.uuid4().int % 250}") as shared_address:
+    async with gateway(f"2001:db8:2::{uuid.uuid4().hex[:4]}") as shared_address:
         refused = await shared_address.post("/api/estimate", json=_body(), headers=bearer(spent))
         others = [await shared_address.post("/api/estimate", json=_body(), headers=bearer(fresh)) for _ in range(2)]
 
