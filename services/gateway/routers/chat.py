@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from services.gateway.auth import CurrentOwner
-from services.gateway.routers.estimates import live_job
+from services.gateway.routers.estimates import live_job, no_such_job
 from services.gateway.routers.saves import NOT_MODIFIED, IfNoneMatch, cached_read, conditional
 from services.gateway.schemas import error_responses, known_id
 from services.gateway.state import GatewayState, State
@@ -32,7 +32,7 @@ async def _require_chattable(state: GatewayState, owner: str, job_id: str) -> No
     if job is None:
         return
     if job.owner != owner:
-        raise ApiError(404, "not_found", "no such job")
+        raise no_such_job()
     if job.status != "succeeded":
         raise ApiError(409, "estimate_not_ready", f"the estimate is {job.status}; chat opens when it has succeeded")
 

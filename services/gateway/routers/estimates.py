@@ -33,11 +33,16 @@ async def live_job(state: GatewayState, job_id: str) -> JobState | None:
     return await state.store.get(job_id) if looks_like_id(job_id) else None
 
 
+def no_such_job() -> ApiError:
+    """One answer for a job that does not exist and one another owner has, so ids reveal nothing."""
+    return ApiError(404, "not_found", "no such job")
+
+
 async def owned_job(state: GatewayState, owner: str, job_id: str) -> JobState:
-    """The job if it exists and belongs to `owner`; 404 otherwise, so ids reveal nothing."""
+    """The job if it exists and belongs to `owner`; 404 otherwise."""
     job = await live_job(state, job_id)
     if job is None or job.owner != owner:
-        raise ApiError(404, "not_found", "no such job")
+        raise no_such_job()
     return job
 
 
@@ -92,7 +97,7 @@ async def job_status(job_id: str, owner: CurrentOwner, state: State) -> Response
     # The stored document as it is: the hottest route neither parses it nor re-validates a response model.
     public = await state.store.public_json(job_id, owner) if looks_like_id(job_id) else None
     if public is None:
-        raise ApiError(404, "not_found", "no such job")
+        raise no_such_job()
     return Response(public, media_type="application/json")
 
 
