@@ -3,7 +3,9 @@
 The call reserves a learned allowance (a high quantile of recent estimations' output), not
 `ESTIMATE_MAX_TOKENS`: an idle 8,000-token reservation per estimation kept chat out of the budget.
 A forced tool call cut at its allowance cannot be continued (its input is unfinished JSON), so the rare
-estimation that needs more is asked again with the ceiling; both calls count in its usage.
+estimation that needs more is asked again with the ceiling; both calls count in its usage. A fleet that
+has measured fewer than ESTIMATE_PROBE_CALLS estimations runs only that many at once, so a burst on a
+fresh fleet reserves from what they used rather than from the guess (`OutputAllowance.probing`).
 """
 
 from __future__ import annotations
@@ -80,32 +82,33 @@ async def estimate_with_claude(
 
     usage = Usage()
     place = LinePlace()  # asked again with the ceiling, it waits from when it first arrived
-    max_tokens = await allowance.tokens(KIND, estimate_initial_tokens(settings))
-    while True:
-        try:
-            message, spent = await call_claude(
-                budget,
-                call_with(max_tokens),
-                priority="estimate",
-                input_tokens=estimate_input_tokens(request.system, request.messages, request.tools),
-                max_tokens=max_tokens,
-                price=price_for(settings.model_prices, settings.anthropic_model),
-                model=settings.anthropic_model,
-                deadline=deadline,
-                cache_kind="estimate",
-                on_wait=on_wait,
-                place=place,
-            )
-        except ClaudeCallError as exc:
-            # A call cut at its allowance was paid for even if the call asking again fails: it counts.
-            if usage.calls:
-                exc.usage = usage + (exc.usage or Usage())
-            raise
-        usage = usage + spent
-        if message.stop_reason != "max_tokens" or max_tokens >= allowance.ceiling:
-            break
-        max_tokens = allowance.ceiling
-    await allowance.learn(KIND, spent.output_tokens)
+    async with allowance.probing(KIND, settings.estimate_probe_calls, deadline):
+        max_tokens = await allowance.tokens(KIND, estimate_initial_tokens(settings))
+        while True:
+            try:
+                message, spent = await call_claude(
+                    budget,
+                    call_with(max_tokens),
+                    priority="estimate",
+                    input_tokens=estimate_input_tokens(request.system, request.messages, request.tools),
+                    max_tokens=max_tokens,
+                    price=price_for(settings.model_prices, settings.anthropic_model),
+                    model=settings.anthropic_model,
+                    deadline=deadline,
+                    cache_kind="estimate",
+                    on_wait=on_wait,
+                    place=place,
+                )
+            except ClaudeCallError as exc:
+                # A call cut at its allowance was paid for even if the call asking again fails: it counts.
+                if usage.calls:
+                    exc.usage = usage + (exc.usage or Usage())
+                raise
+            usage = usage + spent
+            if message.stop_reason != "max_tokens" or max_tokens >= allowance.ceiling:
+                break
+            max_tokens = allowance.ceiling
+        await allowance.learn(KIND, spent.output_tokens)
     tool_inputs = [b.input for b in message.content if b.type == "tool_use" and b.name == ESTIMATE_TOOL_NAME]
     if not tool_inputs:
         raise ClaudeCallError("invalid_model_output", "Claude did not return an estimate", usage)

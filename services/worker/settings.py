@@ -38,6 +38,13 @@ class WorkerSettings(SavesPeerSettings, JobSettings, ClaudeSettings, BudgetSetti
         description="what an estimation reserves before any has been measured (about twice a 15-item estimate; "
         "one cut at it is asked again with ESTIMATE_MAX_TOKENS)",
     )
+    estimate_probe_calls: int = Field(
+        default=4,
+        ge=0,
+        le=100,
+        description="until this many estimations are measured, only this many run at once and the rest wait "
+        "for what they used instead of reserving ESTIMATE_INITIAL_TOKENS (0: no waiting)",
+    )
 
 
 get_settings = loader(WorkerSettings)

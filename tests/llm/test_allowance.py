@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import uuid
 
 import pytest
@@ -71,3 +74,89 @@ async def test_only_the_latest_calls_count(allowance: OutputAllowance) -> None:
 def test_quantile_is_a_value_actually_used() -> None:
     assert quantile([5, 1, 3, 2, 4], 0.9) == 5
     assert quantile([5, 1, 3, 2, 4], 0.5) == 3
+
+
+async def _burst(allowance: OutputAllowance, calls: int, probes: int, uses: int) -> tuple[list[int], int]:
+    """`calls` calls arriving at once, each holding its allowance a moment, then learning `uses`: what each
+    reserved, and how many ran at once at most."""
+    reserved: list[int] = []
+    running = [0, 0]  # now, peak
+    deadline = time.monotonic() + 30
+
+    async def call() -> None:
+        async with allowance.probing("estimate", probes, deadline):
+            running[0] += 1
+            running[1] = max(running)
+            reserved.append(await allowance.tokens("estimate", 1800))
+            await asyncio.sleep(0.3)
+            await allowance.learn("estimate", uses)
+            running[0] -= 1
+
+    await asyncio.gather(*(call() for _ in range(calls)))
+    return reserved, running[1]
+
+
+async def test_a_burst_on_a_kind_never_measured_reserves_from_a_few_probes_not_the_guess(
+    allowance: OutputAllowance,
+) -> None:
+    reserved, _ = await _burst(allowance, calls=10, probes=2, uses=600)
+
+    assert reserved[:2] == [1800, 1800], "two probes at the guess"
+    assert max(reserved[2:]) == 900, "the rest waited for them: 600 plus a half, or less as more are measured"
+
+
+async def test_without_probes_a_burst_reserves_the_guess_for_every_call(allowance: OutputAllowance) -> None:
+    assert await _burst(allowance, calls=5, probes=0, uses=600) == ([1800] * 5, 5)
+
+
+async def test_once_measured_nobody_waits_and_nothing_is_held(allowance: OutputAllowance) -> None:
+    for _ in range(3):
+        await allowance.learn("estimate", 500)
+
+    assert await _burst(allowance, calls=6, probes=3, uses=500) == ([667] * 6, 6)
+    assert await allowance.redis.exists(f"{allowance.prefix}:probes:estimate") == 0
+
+
+async def test_a_probe_that_fails_gives_its_place_to_a_waiting_call(allowance: OutputAllowance) -> None:
+    order: list[str] = []
+    deadline = time.monotonic() + 30
+
+    async def failing_probe() -> None:
+        with contextlib.suppress(RuntimeError):
+            async with allowance.probing("estimate", 1, deadline):
+                order.append("probe")
+                await asyncio.sleep(0.3)
+                raise RuntimeError("Claude refused")
+
+    async def waiting() -> None:
+        await asyncio.sleep(0.05)
+        async with allowance.probing("estimate", 1, deadline):
+            order.append("waiting")
+            assert await allowance.tokens("estimate", 1800) == 1800, "still nothing measured: it probes"
+            await allowance.learn("estimate", 700)
+
+    await asyncio.gather(failing_probe(), waiting())
+
+    assert order == ["probe", "waiting"]
+
+
+async def test_a_probe_whose_holder_died_frees_its_place_when_its_lease_ends(allowance: OutputAllowance) -> None:
+    dead = allowance.probing("estimate", 1, time.monotonic() + 30, lease_s=0.5)
+    await dead.__aenter__()  # a worker killed inside its call never leaves the block
+    started = time.monotonic()
+
+    async with allowance.probing("estimate", 1, time.monotonic() + 30, lease_s=0.5):
+        waited = time.monotonic() - started
+
+    assert 0.3 < waited < 5
+
+
+async def test_a_call_waits_for_probes_no_longer_than_it_was_told(allowance: OutputAllowance) -> None:
+    async with allowance.probing("estimate", 1, time.monotonic() + 30):
+        started = time.monotonic()
+        async with allowance.probing("estimate", 1, time.monotonic() + 0.5):
+            waited = time.monotonic() - started
+            reserved = await allowance.tokens("estimate", 1800)
+
+    assert 0.4 < waited < 3
+    assert reserved == 1800, "past its wait it goes with what there is: the guess"

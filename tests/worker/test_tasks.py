@@ -6,6 +6,8 @@ touch no other test), the real Redis, and the running stack's saves service.
 
 from __future__ import annotations
 
+import asyncio
+import math
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,12 +18,14 @@ import httpx
 import httpx2
 import pytest
 from arq import Retry
+from prometheus_client import REGISTRY
 
 from services.devstack.supervisor import Stack
 from services.shared.contracts import JobInput
 from services.shared.saves_client import SavesClient
 from services.simulator.app import create_app
 from services.simulator.config import SimulatorConfig
+from services.worker.claude_estimate import estimate_initial_tokens
 from services.worker.context import WorkerContext
 from services.worker.github import make_github_client
 from services.worker.settings import WorkerSettings
@@ -252,3 +256,29 @@ async def test_a_fresh_fleets_estimation_cut_at_its_initial_allowance_is_asked_a
     assert job is not None and job.status == "succeeded" and job.save_id
     assert (await sim.get("/_sim/stats")).json()["requests"] == 2, "cut once at 256 tokens, then whole"
     assert await context.allowance.tokens("estimate", 256) > 256, "what it really used is learned"
+
+
+def _reserved_for_estimations() -> float:
+    return REGISTRY.get_sample_value("estimator_llm_output_reserved_tokens_total", {"priority": "estimate"}) or 0.0
+
+
+async def test_a_fresh_fleets_burst_of_estimations_reserves_the_guess_only_for_its_probes(
+    worker: tuple[WorkerContext, httpx2.AsyncClient],
+) -> None:
+    """Six estimations at once on a fleet that has measured none: ESTIMATE_PROBE_CALLS (2 here) reserve
+    ESTIMATE_INITIAL_TOKENS, the other four wait for what those used and reserve half as much again (or the
+    floor, ESTIMATE_MIN_TOKENS)."""
+    context, _ = worker
+    context.settings.estimate_probe_calls = 2
+    guess = estimate_initial_tokens(context.settings)
+    job_ids = [await _job(context, f"Burst {n}") for n in range(6)]
+    before = _reserved_for_estimations()
+
+    outcomes = await asyncio.gather(*(run_estimation({"deps": context, "job_try": 1}, job_id) for job_id in job_ids))
+
+    assert outcomes == ["succeeded"] * 6
+    jobs = [await context.store.get(job_id) for job_id in job_ids]
+    largest = max(job.usage.output_tokens for job in jobs if job is not None)
+    reserved = _reserved_for_estimations() - before
+    assert largest * 6 < reserved <= 2 * guess + 4 * max(context.allowance.floor, math.ceil(largest * 1.5))
+    assert reserved < 6 * guess * 0.8, "without probes, every one of them reserved the guess"
