@@ -26,7 +26,7 @@ import asyncio
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
@@ -107,19 +107,30 @@ class OutputAllowance:
 
     @asynccontextmanager
     async def probing(
-        self, kind: str, probes: int, wait_until: float, lease_s: float = PROBE_LEASE_S
+        self,
+        kind: str,
+        probes: int,
+        wait_until: float,
+        on_wait: Callable[[bool], Awaitable[None]] | None = None,
+        lease_s: float = PROBE_LEASE_S,
     ) -> AsyncIterator[None]:
         """Until `probes` calls of `kind` are measured, lets at most that many run (each `learn`s inside the
-        block); the others wait here for their measures, or until the monotonic `wait_until`, and then go."""
+        block); the others wait here for their measures, or until the monotonic `wait_until`, and then go.
+        `on_wait` hears True when a caller starts waiting and False when it stops."""
         member = uuid.uuid4().hex
         keys = [self._key(kind), f"{self.prefix}:probes:{kind}"]
-        probe = False
+        probe = waited = False
         while probes > 0:
             state = await self._probe(keys=keys, args=[probes, int(lease_s * 1000), member])
             if state != 0 or time.monotonic() >= wait_until:
                 probe = state == 2
                 break
+            if not waited and on_wait is not None:
+                await on_wait(True)
+            waited = True
             await asyncio.sleep(min(PROBE_POLL_S, max(0.0, wait_until - time.monotonic())))
+        if waited and on_wait is not None:
+            await on_wait(False)
         try:
             yield
         finally:

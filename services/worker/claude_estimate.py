@@ -21,7 +21,7 @@ from services.estimation.models import ClaudeEstimate
 from services.estimation.prompt import build_estimation_request
 from services.estimation.schema import ESTIMATE_TOOL_NAME
 from services.llm.allowance import OutputAllowance
-from services.llm.budget import FleetBudget, LinePlace, WaitListener, estimate_input_tokens
+from services.llm.budget import FleetBudget, LinePlace, Waiting, WaitListener, estimate_input_tokens
 from services.llm.calls import ClaudeCallError, call_claude
 from services.llm.metrics import FirstToken
 from services.llm.pricing import price_for
@@ -82,7 +82,12 @@ async def estimate_with_claude(
 
     usage = Usage()
     place = LinePlace()  # asked again with the ceiling, it waits from when it first arrived
-    async with allowance.probing(KIND, settings.estimate_probe_calls, deadline):
+
+    async def waiting_for_probes(waiting: bool) -> None:
+        if on_wait is not None:  # the job says it waits for capacity; how long is not known
+            await on_wait(Waiting("first_estimates", 1, 0.0) if waiting else None)
+
+    async with allowance.probing(KIND, settings.estimate_probe_calls, deadline, waiting_for_probes):
         max_tokens = await allowance.tokens(KIND, estimate_initial_tokens(settings))
         while True:
             try:

@@ -151,12 +151,20 @@ async def test_a_probe_whose_holder_died_frees_its_place_when_its_lease_ends(all
     assert 0.3 < waited < 5
 
 
-async def test_a_call_waits_for_probes_no_longer_than_it_was_told(allowance: OutputAllowance) -> None:
-    async with allowance.probing("estimate", 1, time.monotonic() + 30):
+async def test_a_call_waits_for_probes_no_longer_than_it_was_told_and_says_it_waits(
+    allowance: OutputAllowance,
+) -> None:
+    heard: list[bool] = []
+
+    async def on_wait(waiting: bool) -> None:
+        heard.append(waiting)
+
+    async with allowance.probing("estimate", 1, time.monotonic() + 30, on_wait):
         started = time.monotonic()
-        async with allowance.probing("estimate", 1, time.monotonic() + 0.5):
+        async with allowance.probing("estimate", 1, time.monotonic() + 0.5, on_wait):
             waited = time.monotonic() - started
             reserved = await allowance.tokens("estimate", 1800)
 
     assert 0.4 < waited < 3
     assert reserved == 1800, "past its wait it goes with what there is: the guess"
+    assert heard == [True, False], "the probe itself never waited; the other said so once, then stopped"

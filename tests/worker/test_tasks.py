@@ -266,17 +266,26 @@ async def test_a_fresh_fleets_burst_of_estimations_reserves_the_guess_only_for_i
     worker: tuple[WorkerContext, httpx2.AsyncClient],
 ) -> None:
     """Six estimations at once on a fleet that has measured none: ESTIMATE_PROBE_CALLS (2 here) reserve
-    ESTIMATE_INITIAL_TOKENS, the other four wait for what those used and reserve half as much again (or the
-    floor, ESTIMATE_MIN_TOKENS)."""
+    ESTIMATE_INITIAL_TOKENS, the other four wait (their jobs saying so) for what those used and reserve half
+    as much again (or the floor, ESTIMATE_MIN_TOKENS)."""
     context, _ = worker
     context.settings.estimate_probe_calls = 2
     guess = estimate_initial_tokens(context.settings)
     job_ids = [await _job(context, f"Burst {n}") for n in range(6)]
     before = _reserved_for_estimations()
+    stages: set[str] = set()
 
+    async def watch() -> None:
+        while True:
+            stages.update(job.stage for job in [await context.store.get(job_id) for job_id in job_ids] if job)
+            await asyncio.sleep(0.02)
+
+    watching = asyncio.create_task(watch())
     outcomes = await asyncio.gather(*(run_estimation({"deps": context, "job_try": 1}, job_id) for job_id in job_ids))
+    watching.cancel()
 
     assert outcomes == ["succeeded"] * 6
+    assert "waiting_for_capacity" in stages, "a job waiting for the probes says so"
     jobs = [await context.store.get(job_id) for job_id in job_ids]
     largest = max(job.usage.output_tokens for job in jobs if job is not None)
     reserved = _reserved_for_estimations() - before
