@@ -8,6 +8,9 @@ import pytest
 from services.saves.cursor import decode_cursor, decode_revision_cursor, encode_cursor, encode_revision_cursor
 from services.shared.errors import ApiError
 
+# Fixed, not uuid4(): parameters make test ids, which every pytest-xdist worker must collect alike.
+SOME_ID = uuid.UUID("7485721f-1fd9-4062-b0b3-d189dd27a6c1")
+
 
 def test_cursor_round_trips_the_last_row_position() -> None:
     updated_at = datetime(2025, 11, 26, 12, 30, 15, 123456, tzinfo=UTC)
@@ -22,7 +25,7 @@ def test_cursor_round_trips_the_last_row_position() -> None:
     [
         "not base64 at all!",
         "bm90aGluZw",  # "nothing": no separator
-        encode_cursor(datetime(2025, 1, 1, tzinfo=UTC), uuid.uuid4())[:-6],
+        encode_cursor(datetime(2025, 1, 1, tzinfo=UTC), SOME_ID)[:-6],
         "MjAyNS0wMS0wMVQwMDowMDowMHx4",  # a date without timezone and an invalid uuid
     ],
 )
@@ -42,7 +45,7 @@ def test_revision_cursor_round_trips_the_last_revision_shown() -> None:
     "cursor",
     [
         "not base64 at all!",
-        encode_cursor(datetime(2025, 1, 1, tzinfo=UTC), uuid.uuid4()),  # a saves cursor
+        encode_cursor(datetime(2025, 1, 1, tzinfo=UTC), SOME_ID),  # a saves cursor
         encode_revision_cursor(41)[:-2],
         encode_revision_cursor(0),
         encode_revision_cursor(2**31),  # beyond the column's range

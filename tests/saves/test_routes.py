@@ -16,6 +16,9 @@ from services.shared.contracts import SaveCreate
 from services.shared.internal import OWNER_HEADER, TOKEN_HEADER
 from tests.saves.factories import chat_turn, new_owner, save_create
 
+# Fixed, not uuid4(): parameters make test ids, which every pytest-xdist worker must collect alike.
+UNKNOWN_ID = uuid.UUID("36c42759-7076-48a8-a716-aa6b33c17feb")
+
 
 def as_owner(owner: str) -> dict[str, str]:
     return {OWNER_HEADER: owner}
@@ -132,7 +135,7 @@ async def test_another_owner_gets_404_everywhere(client: httpx.AsyncClient) -> N
     assert {r.json()["error"]["code"] for r in responses} == {"not_found"}
 
 
-@pytest.mark.parametrize("save_id", ["not-a-uuid", "1", str(uuid.uuid4())])
+@pytest.mark.parametrize("save_id", ["not-a-uuid", "1", str(UNKNOWN_ID)])
 async def test_unknown_or_malformed_ids_are_404(client: httpx.AsyncClient, save_id: str) -> None:
     response = await client.get(f"/internal/saves/{save_id}", headers=as_owner(new_owner()))
     assert response.status_code == 404
@@ -186,7 +189,7 @@ async def test_key_lookup_answers_the_owner_of_a_live_key(client: httpx.AsyncCli
     ("method", "path"),
     [
         ("GET", "/internal/saves"),
-        ("GET", f"/internal/saves/{uuid.uuid4()}"),
+        ("GET", f"/internal/saves/{UNKNOWN_ID}"),
         ("POST", "/internal/keys/lookup"),
     ],
 )
