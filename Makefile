@@ -32,9 +32,12 @@ typecheck: install
 	$(BIN)/mypy services tests operator/estimator_operator
 
 # tests/charts run in chart-test, after the tools they need are installed; tests/observability renders the
-# chart's rules with helm, so pytest needs chart-tools too.
+# chart's rules with helm, so pytest needs chart-tools too. Most of the suite's time is spent waiting on
+# purpose (leases running out, outages, drains), so it runs in PYTEST_WORKERS processes, each with its own
+# stores and stack; a file stays on one worker (its module fixtures are set up once).
+PYTEST_WORKERS ?= 2
 pytest: install chart-tools
-	$(BIN)/pytest -m "not image" --ignore=tests/charts
+	$(BIN)/pytest -m "not image" --ignore=tests/charts -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test: lint typecheck pytest image-check chart-test
 

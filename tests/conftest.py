@@ -1,4 +1,5 @@
-"""Shared fixtures: every test run gets its own Redis DB number and its own PostgreSQL database.
+"""Shared fixtures: every test run, and every pytest-xdist worker of one, gets its own Redis DB number and
+its own PostgreSQL database (and its own `stack`).
 
 Runs on the same machine (a developer and CI, or two developers) therefore never see each other's keys
 or rows. Both are real servers; nothing here is faked.
