@@ -1,6 +1,7 @@
 """How an HTTP service is served: its API on one port and, beside it, `/metrics` on `METRICS_PORT`.
 
-Both are uvicorn servers on the same event loop. The API server owns the signals (SIGTERM drains it);
+Both are uvicorn servers on the same event loop, beside a task that measures how late that loop runs
+(`loop_lag`). The API server owns the signals (SIGTERM drains it);
 the metrics server stops once the API server has. The ingress routes only the API port, so Prometheus
 scrapes a port no client can reach. The API server runs `BoundedHttpToolsProtocol`, so an oversized
 request head is refused before it is buffered.
@@ -21,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.shared.http_limits import BoundedHttpToolsProtocol
+from services.shared.loop_lag import measure_loop_lag
 from services.shared.observability import metrics_app
 from services.shared.settings import get_http_settings, get_service_settings
 
@@ -96,12 +98,12 @@ def serve(app: FastAPI, host: str, port: int, log_level: str, **options: Any) ->
 
 
 async def _serve_both(server: uvicorn.Server, side: uvicorn.Server | None) -> None:
-    if side is None:
-        await server.serve()
-        return
-    metrics = asyncio.create_task(side.serve(), name="metrics-server")
+    lag = asyncio.create_task(measure_loop_lag(), name="loop-lag")
+    metrics = None if side is None else asyncio.create_task(side.serve(), name="metrics-server")
     try:
         await server.serve()
     finally:
-        side.should_exit = True
-        await metrics
+        lag.cancel()
+        if side is not None and metrics is not None:
+            side.should_exit = True
+            await metrics

@@ -23,6 +23,7 @@ from arq.constants import in_progress_key_prefix
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
+from services.shared.loop_lag import measure_loop_lag
 from services.shared.redis import arq_settings
 from services.shared.tracing import configure_tracing
 from services.worker.context import WorkerContext
@@ -95,14 +96,16 @@ async def startup(ctx: dict[str, Any]) -> None:
     deps = ctx["deps"] = WorkerContext.open(settings)
     if settings.worker_metrics_port:
         ctx["probes"] = serve_probes(deps, settings.worker_metrics_host, settings.worker_metrics_port)
+        ctx["loop_lag"] = asyncio.create_task(measure_loop_lag(), name="loop-lag")
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    probes: asyncio.Task[None] | None = ctx.get("probes")
-    if probes is not None:
-        probes.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await probes
+    for name in ("loop_lag", "probes"):
+        task: asyncio.Task[None] | None = ctx.get(name)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     deps: WorkerContext | None = ctx.get("deps")
     if deps is not None:
         await deps.close()

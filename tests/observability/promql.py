@@ -53,6 +53,7 @@ CONTRACT = frozenset(
         "estimator_chat_turns_waiting",
         "estimator_rate_limit_rejections_total",
         "estimator_sse_connections",
+        "estimator_event_loop_lag_seconds",
         "redis_memory_used_bytes",
         "redis_memory_max_bytes",
         "redis_up",
