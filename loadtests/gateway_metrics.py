@@ -2,7 +2,8 @@
 
 k6's latencies include every wait before the gateway's handler runs (the accept queue, a busy event
 loop, k6's own CPU); the gateway's histogram does not. When the two disagree, the time was spent
-before or around the handler, not in it.
+before or around the handler, not in it; the gateway's event-loop lag says how much of it was its own
+loop being late.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 LATENCY = "estimator_http_request_duration_seconds_bucket"
+LOOP_LAG = "estimator_event_loop_lag_seconds_bucket"
 SERVED = "estimator_http_requests_total"
 TEMPLATES = {
     "status": ("GET", "/api/estimate/{job_id}/status"),
@@ -26,11 +28,12 @@ Buckets = dict[str, dict[float, float]]
 
 
 async def scrape(url: str) -> tuple[Buckets, int]:
-    """Cumulative latency buckets per benchmark route, and every request the gateway has counted."""
+    """Cumulative latency buckets per benchmark route (and of the gateway's event-loop lag, as "event loop
+    lag"), and every request the gateway has counted."""
     async with httpx.AsyncClient(timeout=10) as client:
         text = (await client.get(f"{url}/metrics")).text
     by_template = {template: route for route, template in TEMPLATES.items()}
-    buckets: Buckets = {route: {} for route in TEMPLATES}
+    buckets: Buckets = {route: {} for route in (*TEMPLATES, "event loop lag")}
     served = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -40,6 +43,8 @@ async def scrape(url: str) -> tuple[Buckets, int]:
             if sample.name == LATENCY and route is not None:
                 bound = float(sample.labels["le"])
                 buckets[route][bound] = buckets[route].get(bound, 0.0) + sample.value
+            elif sample.name == LOOP_LAG:
+                buckets["event loop lag"][float(sample.labels["le"])] = sample.value
     buckets["all reads"] = {}
     for route in READS:
         for bound, count in buckets[route].items():

@@ -124,6 +124,11 @@ def mix_section(r: Results) -> list[str]:
         "Errors are answers other than a success, a 429 or, for a write, a 409; 409s are chat turns refused "
         "because another user of the same owner was already chatting about that estimate (`turn_in_progress`).",
         "",
+        "The gateway's event loop woke a task due every 0.25 s late by p99 "
+        f"{r.gateway_p99.get('event loop lag', 'n/a')} ms during the mixed run "
+        "(`estimator_event_loop_lag_seconds`, the same bucket reading): every request in the process waited "
+        "about that long before its handler ran.",
+        "",
     ]
 
 
