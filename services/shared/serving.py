@@ -1,7 +1,7 @@
 """How an HTTP service is served: its API on one port and, beside it, `/metrics` on `METRICS_PORT`.
 
 Both are uvicorn servers on the same event loop, beside a task that measures how late that loop runs
-(`loop_lag`). The API server owns the signals (SIGTERM drains it);
+(`loop_lag`); garbage collections are timed too (`gc_tuning`). The API server owns the signals (SIGTERM drains it);
 the metrics server stops once the API server has. The ingress routes only the API port, so Prometheus
 scrapes a port no client can reach. The API server runs `BoundedHttpToolsProtocol`, so an oversized
 request head is refused before it is buffered.
@@ -21,6 +21,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from services.shared.gc_tuning import time_collections
 from services.shared.http_limits import BoundedHttpToolsProtocol
 from services.shared.loop_lag import measure_loop_lag
 from services.shared.observability import metrics_app
@@ -98,6 +99,7 @@ def serve(app: FastAPI, host: str, port: int, log_level: str, **options: Any) ->
 
 
 async def _serve_both(server: uvicorn.Server, side: uvicorn.Server | None) -> None:
+    time_collections()
     lag = asyncio.create_task(measure_loop_lag(), name="loop-lag")
     metrics = None if side is None else asyncio.create_task(side.serve(), name="metrics-server")
     try:

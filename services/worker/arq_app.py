@@ -23,6 +23,7 @@ from arq.constants import in_progress_key_prefix
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
+from services.shared.gc_tuning import time_collections
 from services.shared.loop_lag import measure_loop_lag
 from services.shared.redis import arq_settings
 from services.shared.tracing import configure_tracing
@@ -97,6 +98,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     if settings.worker_metrics_port:
         ctx["probes"] = serve_probes(deps, settings.worker_metrics_host, settings.worker_metrics_port)
         ctx["loop_lag"] = asyncio.create_task(measure_loop_lag(), name="loop-lag")
+        time_collections()
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
