@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 LATENCY = "estimator_http_request_duration_seconds_bucket"
 LOOP_LAG = "estimator_event_loop_lag_seconds_bucket"
+GC_PAUSES = "estimator_gc_pause_seconds_bucket"
 SERVED = "estimator_http_requests_total"
 TEMPLATES = {
     "status": ("GET", "/api/estimate/{job_id}/status"),
@@ -28,12 +29,12 @@ Buckets = dict[str, dict[float, float]]
 
 
 async def scrape(url: str) -> tuple[Buckets, int]:
-    """Cumulative latency buckets per benchmark route (and of the gateway's event-loop lag, as "event loop
-    lag"), and every request the gateway has counted."""
+    """Cumulative latency buckets per benchmark route (and of the gateway's event-loop lag and full garbage
+    collections, as "event loop lag" and "full collections"), and every request the gateway has counted."""
     async with httpx.AsyncClient(timeout=10) as client:
         text = (await client.get(f"{url}/metrics")).text
     by_template = {template: route for route, template in TEMPLATES.items()}
-    buckets: Buckets = {route: {} for route in (*TEMPLATES, "event loop lag")}
+    buckets: Buckets = {route: {} for route in (*TEMPLATES, "event loop lag", "full collections")}
     served = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -45,6 +46,8 @@ async def scrape(url: str) -> tuple[Buckets, int]:
                 buckets[route][bound] = buckets[route].get(bound, 0.0) + sample.value
             elif sample.name == LOOP_LAG:
                 buckets["event loop lag"][float(sample.labels["le"])] = sample.value
+            elif sample.name == GC_PAUSES and sample.labels.get("generation") == "2":
+                buckets["full collections"][float(sample.labels["le"])] = sample.value
     buckets["all reads"] = {}
     for route in READS:
         for bound, count in buckets[route].items():
@@ -62,3 +65,8 @@ def p99_between(before: dict[float, float], after: dict[float, float]) -> str:
         if served[bound] >= 0.99 * total:
             return f"≤ {bound * 1000:g}" if bound != float("inf") else "> 30000"
     return "n/a"
+
+
+def count_between(before: dict[float, float], after: dict[float, float]) -> int:
+    """How many observations a histogram gained between two scrapes."""
+    return int(after.get(float("inf"), 0.0) - before.get(float("inf"), 0.0))

@@ -37,7 +37,7 @@ from typing import TypeVar
 import psutil
 
 from loadtests.cpu import CpuClock
-from loadtests.gateway_metrics import p99_between, scrape
+from loadtests.gateway_metrics import count_between, p99_between, scrape
 from loadtests.harness import isolated_stores, machine
 from loadtests.k6run import Summary, run_k6
 from loadtests.read_report import READ_ROUTES, MemoryPoint, Phase, Results, Settings, chart, report
@@ -128,6 +128,7 @@ async def run_mixed(bench: Bench) -> None:
     mixed = await bench.mix("mixed", bench.stack.gateway_url, "gateway")
     after, _ = await scrape(bench.stack.gateway_url)
     r.gateway_p99 = {route: p99_between(before[route], after[route]) for route in after}
+    r.full_collections = count_between(before["full collections"], after["full collections"])
     r.mix = {route: mixed.latency(f"route:{route}") for route in (*READ_ROUTES, "chat", "estimate")}
     r.mix["all reads"] = mixed.latency("kind:read")
     r.mix["chat, answered (200)"] = mixed.latency("route:chat,status:200")

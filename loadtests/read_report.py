@@ -63,6 +63,7 @@ class Results:
     machine: str
     mix: dict[str, Latency] = field(default_factory=dict)
     gateway_p99: dict[str, str] = field(default_factory=dict)
+    full_collections: int = 0
     mix_reads_errors_ok: bool = False
     bare: Latency | None = None
     throughput_pairs: list[tuple[float, float]] = field(default_factory=list)
@@ -105,6 +106,16 @@ def latency_row(name: str, s: Latency, gateway_p99: str = "") -> str:
     )
 
 
+def full_collections(r: Results) -> str:
+    if not r.full_collections:
+        return "It made no full garbage collection meanwhile."
+    return (
+        f"It made {r.full_collections} full garbage collections meanwhile, the longest "
+        f"{r.gateway_p99.get('full collections', 'n/a')} ms (`estimator_gc_pause_seconds`), each stopping "
+        "every request."
+    )
+
+
 def mix_section(r: Results) -> list[str]:
     st = r.settings
     bare = [latency_row("bare baseline (own run)", r.bare)] if r.bare else []
@@ -127,7 +138,7 @@ def mix_section(r: Results) -> list[str]:
         "The gateway's event loop woke a task due every 0.25 s late by p99 "
         f"{r.gateway_p99.get('event loop lag', 'n/a')} ms during the mixed run "
         "(`estimator_event_loop_lag_seconds`, the same bucket reading): every request in the process waited "
-        "about that long before its handler ran.",
+        f"about that long before its handler ran. {full_collections(r)}",
         "",
     ]
 

@@ -70,6 +70,7 @@ async def test_a_small_run_writes_every_section_of_the_report_and_the_chart(tmp_
     mix = table_rows(text, "## Mixed run")
     assert "gateway-side p99 ms" in mix[0]
     assert "The gateway's event loop woke a task due every 0.25 s late by p99 ≤ " in text, "its own lag, measured"
+    assert "full garbage collection" in text
     for route in MIX_ROWS:
         assert any(row.startswith(f"| {route} ") for row in mix), route
     targets = table_rows(text, "## Targets")
