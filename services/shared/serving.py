@@ -1,9 +1,9 @@
 """How an HTTP service is served: its API on one port and, beside it, `/metrics` on `METRICS_PORT`.
 
 Both are uvicorn servers on the same event loop, beside a task that measures how late that loop runs
-(`loop_lag`); garbage collections are timed too (`gc_tuning`). The API server owns the signals (SIGTERM drains it);
-the metrics server stops once the API server has. The ingress routes only the API port, so Prometheus
-scrapes a port no client can reach. The API server runs `BoundedHttpToolsProtocol`, so an oversized
+(`loop_lag`); garbage collections are timed too (`gc_tuning`). The API server owns the signals (SIGTERM
+drains it); the metrics server stops once the API server has. The ingress routes only the API port, so
+Prometheus scrapes a port no client can reach. The API server runs `BoundedHttpToolsProtocol`, so an oversized
 request head is refused before it is buffered.
 """
 
@@ -106,6 +106,6 @@ async def _serve_both(server: uvicorn.Server, side: uvicorn.Server | None) -> No
         await server.serve()
     finally:
         lag.cancel()
-        if side is not None and metrics is not None:
+        if side is not None and metrics is not None:  # both or neither
             side.should_exit = True
             await metrics
