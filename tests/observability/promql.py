@@ -69,6 +69,7 @@ HISTOGRAMS = frozenset(
         "estimator_llm_budget_wait_seconds",
         "estimator_llm_time_to_first_token_seconds",
         "estimator_llm_upstream_retry_after_seconds",
+        "estimator_event_loop_lag_seconds",
     }
 )
 
