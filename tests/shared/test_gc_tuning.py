@@ -12,7 +12,7 @@ from services.shared.gc_tuning import freeze_startup_objects, time_collections
 
 def test_startup_objects_are_frozen() -> None:
     before = gc.get_freeze_count()
-    kept = [[] for _ in range(1000)]  # containers: the collector tracks, and so freezes, only those
+    kept: list[list[int]] = [[] for _ in range(1000)]  # containers: the collector tracks, and so freezes, only those
     freeze_startup_objects()
     try:
         assert gc.get_freeze_count() >= before + len(kept)
