@@ -23,6 +23,8 @@ then reserves from it. No library rations calls by what has been measured, hence
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
 import time
 import uuid
@@ -31,6 +33,7 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 
+log = logging.getLogger(__name__)
 HISTORY = 200
 MIN_SAMPLES = 20
 PROBE_LEASE_S = 120.0
@@ -98,12 +101,18 @@ class OutputAllowance:
         return max(self.floor, min(self.ceiling, learned))
 
     async def learn(self, kind: str, output_tokens: int) -> None:
-        """Records what a whole call (continuations included) produced, keeping the latest HISTORY."""
+        """Records what a whole call (continuations included) produced, keeping the latest HISTORY.
+
+        It runs after a paid call and before its answer is stored, so it never raises: a sample Redis did
+        not take costs the allowance a little knowledge, where raising would cost the answer."""
         key = self._key(kind)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.lpush(key, output_tokens)
-            pipe.ltrim(key, 0, HISTORY - 1)
-            await pipe.execute()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.lpush(key, output_tokens)
+                pipe.ltrim(key, 0, HISTORY - 1)
+                await pipe.execute()
+        except (OSError, aioredis.RedisError) as exc:
+            log.warning("could not record what a %s call used: %s", kind, exc)
 
     @asynccontextmanager
     async def probing(
@@ -134,5 +143,7 @@ class OutputAllowance:
         try:
             yield
         finally:
+            # After a paid call too: a place Redis did not take back is freed by its lease.
             if probe:
-                await self.redis.zrem(keys[1], member)
+                with contextlib.suppress(OSError, aioredis.RedisError):
+                    await self.redis.zrem(keys[1], member)

@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.llm.allowance import MIN_SAMPLES, OutputAllowance, quantile
+from tests.github_stub import free_port
 
 
 @pytest.fixture
@@ -120,24 +121,39 @@ async def test_once_measured_nobody_waits_and_nothing_is_held(allowance: OutputA
 async def test_a_probe_that_fails_gives_its_place_to_a_waiting_call(allowance: OutputAllowance) -> None:
     order: list[str] = []
     deadline = time.monotonic() + 30
+    probing, other_waits = asyncio.Event(), asyncio.Event()
+
+    async def waits(waiting: bool) -> None:
+        if waiting:
+            other_waits.set()
 
     async def failing_probe() -> None:
         with contextlib.suppress(RuntimeError):
             async with allowance.probing("estimate", 1, deadline):
                 order.append("probe")
-                await asyncio.sleep(0.3)
+                probing.set()
+                await other_waits.wait()
                 raise RuntimeError("Claude refused")
 
     async def waiting() -> None:
-        await asyncio.sleep(0.05)
-        async with allowance.probing("estimate", 1, deadline):
+        await probing.wait()
+        async with allowance.probing("estimate", 1, deadline, waits):
             order.append("waiting")
             assert await allowance.tokens("estimate", 1800) == 1800, "still nothing measured: it probes"
             await allowance.learn("estimate", 700)
 
-    await asyncio.gather(failing_probe(), waiting())
+    await asyncio.wait_for(asyncio.gather(failing_probe(), waiting()), 10)
 
     assert order == ["probe", "waiting"]
+
+
+async def test_bookkeeping_after_a_paid_call_never_raises_when_redis_fails(allowance: OutputAllowance) -> None:
+    """Learning a call's use and giving back a probe's place run before the paid answer is stored."""
+    unreachable = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    async with allowance.probing("estimate", 1, time.monotonic() + 30):
+        allowance.redis = unreachable  # Redis goes away while the call runs
+        await allowance.learn("estimate", 700)
+    await unreachable.aclose()
 
 
 async def test_a_probe_whose_holder_died_frees_its_place_when_its_lease_ends(allowance: OutputAllowance) -> None:
