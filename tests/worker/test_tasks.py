@@ -283,6 +283,7 @@ async def test_a_fresh_fleets_burst_of_estimations_reserves_the_guess_only_for_i
     watching = asyncio.create_task(watch())
     outcomes = await asyncio.gather(*(run_estimation({"deps": context, "job_try": 1}, job_id) for job_id in job_ids))
     watching.cancel()
+    await asyncio.gather(watching, return_exceptions=True)
 
     assert outcomes == ["succeeded"] * 6
     assert "waiting_for_capacity" in stages, "a job waiting for the probes says so"
