@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -61,9 +61,12 @@ async def test_admin_commands_in_a_pod_refuse_to_fall_back_to_laptop_stores(tmp_
 
 
 @asynccontextmanager
-async def late_port(target: tuple[str, int], after_s: float) -> AsyncIterator[int]:
-    """A port that refuses connections for `after_s`, then forwards them to `target` (a database starting)."""
+async def late_port(target: tuple[str, int]) -> AsyncIterator[tuple[int, Callable[[], Awaitable[None]]]]:
+    """A port that refuses connections until `start` is awaited, then forwards them to `target` (a database
+    starting). The test starts it on a condition, not a timer: on a busy machine the job's own start-up
+    could outlast any fixed delay and find the database already up."""
     port = free_port()
+    servers: list[asyncio.Server] = []
 
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -79,34 +82,48 @@ async def late_port(target: tuple[str, int], after_s: float) -> AsyncIterator[in
         server_reader, server_writer = await asyncio.open_connection(*target)
         await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
 
-    async def open_later() -> asyncio.Server:
-        await asyncio.sleep(after_s)
-        return await asyncio.start_server(forward, "127.0.0.1", port)
+    async def start() -> None:
+        servers.append(await asyncio.start_server(forward, "127.0.0.1", port))
 
-    opening = asyncio.create_task(open_later())
     try:
-        yield port
+        yield port, start
     finally:
-        server = await opening
-        server.close()
+        for server in servers:
+            server.close()
 
 
 async def test_the_migration_job_waits_for_a_database_that_starts_late(database_url: str, tmp_path: Path) -> None:
     parts = urlsplit(database_url)
     assert parts.hostname and parts.port
-    async with late_port((parts.hostname, parts.port), DATABASE_LATE_S) as port:
+    async with late_port((parts.hostname, parts.port)) as (port, start_database):
         late_url = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{port}"))
         env = {
             **production_env(DATABASE_URL=late_url, LOG_LEVEL="INFO"),
             "PYTHONPATH": str(Path(__file__).parents[1]),
         }
-        started = time.monotonic()
-        code, out = await _cli("migrate", "--wait-s", "30", env=env, cwd=tmp_path)
-        took_s = time.monotonic() - started
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "services.cli", "migrate", "--wait-s", "30"),
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        assert process.stdout is not None
+        lines: list[str] = []
+        database_up = False
+        async with asyncio.timeout(START_DEADLINE_S):
+            async for raw in process.stdout:
+                lines.append(raw.decode())
+                if not database_up and "waiting for the database" in lines[-1]:
+                    await asyncio.sleep(DATABASE_LATE_S)  # it keeps waiting while the database comes up
+                    await start_database()
+                    database_up = True
+            code = await process.wait()
 
+    out = "".join(lines)
     assert code == 0, out
-    assert took_s >= DATABASE_LATE_S
-    assert any("waiting for the database" in json.loads(line)["message"] for line in out.splitlines()), out
+    assert database_up, out
+    assert any("waiting for the database" in json.loads(line)["message"] for line in lines), out
 
 
 def _listening_addresses(pid: int) -> set[str]:
