@@ -2,7 +2,7 @@
 
 Admin commands use the stores they are given or refuse; the migration Job waits for its database; a
 server listens on every interface, logs JSON lines, and on SIGTERM says "not ready" while it still
-serves, before it drains and exits.
+serves, before it drains and exits; with `REUSE_PORT`, replicas on one machine share a port.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.github_stub import free_port
 from tests.test_secure_default import START_DEADLINE_S, TOKEN, production_env
@@ -201,6 +202,53 @@ async def test_access_log_is_a_json_line_per_request_when_turned_on(redis_url: s
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     access = [r for r in records if r["logger"] == "uvicorn.access" and '"GET /healthz' in r["message"]]
     assert access and access[0]["level"] == "INFO", log.read_text()
+
+
+async def test_replicas_on_one_machine_share_its_port_when_reuse_port_is_on(redis_url: str, tmp_path: Path) -> None:
+    port, metrics = free_port(), [free_port(), free_port()]
+    url = f"http://127.0.0.1:{port}"
+    logs = [tmp_path / f"gateway-{index}.log" for index in range(3)]
+    replicas = [
+        await _gateway_pod(redis_url, port, logs[index], METRICS_PORT=str(metrics[index]), REUSE_PORT="true")
+        for index in range(2)
+    ]
+    try:
+        for replica, log in zip(replicas, logs[:2], strict=True):
+            async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+                await _until_ready(client, replica, log)
+        answers = [await _on_a_new_connection(url) for _ in range(60)]
+        served = [await _requests_counted(f"http://127.0.0.1:{port}") for port in metrics]
+        exclusive = await _gateway_pod(redis_url, port, logs[2], METRICS_PORT="0")
+        exclusive_exit = await asyncio.to_thread(exclusive.wait, START_DEADLINE_S)
+
+        replicas[0].send_signal(signal.SIGTERM)
+        await asyncio.to_thread(replicas[0].wait, 30)
+        after_one_left = [await _on_a_new_connection(url) for _ in range(10)]
+    finally:
+        for replica in replicas:
+            if replica.poll() is None:
+                replica.kill()
+
+    assert answers == [401] * 60
+    assert sum(served) == 60 and min(served) > 0, f"the kernel spread the connections: {served}"
+    assert exclusive_exit != 0, "without REUSE_PORT a process still refuses a port that is taken"
+    assert after_one_left == [401] * 10, "the replica left serves the port alone"
+
+
+async def _on_a_new_connection(url: str) -> int:
+    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+        return (await client.get("/api/saves")).status_code
+
+
+async def _requests_counted(metrics_url: str) -> int:
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"{metrics_url}/metrics")).text
+    return sum(
+        int(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "estimator_http_requests_total" and sample.labels["route"] == "/api/saves"
+    )
 
 
 async def _until_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -5,6 +5,10 @@ Both are uvicorn servers on the same event loop, beside a task that measures how
 drains it); the metrics server stops once the API server has. The ingress routes only the API port, so
 Prometheus scrapes a port no client can reach. The API server runs `BoundedHttpToolsProtocol`, so an oversized
 request head is refused before it is buffered.
+
+With `REUSE_PORT`, the API socket is bound with `SO_REUSEPORT`, which uvicorn does not offer: several
+processes of one service then serve one port on one machine, as a Service spreads connections over
+replicas in a cluster (each keeps its own `METRICS_PORT`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -92,18 +97,33 @@ def serve(app: FastAPI, host: str, port: int, log_level: str, **options: Any) ->
             access_log=False,
         )
         side = _SideServer(side_config)
+    try:
+        sockets = [_shared_socket(host, port)] if http.reuse_port else None
+    except OSError as error:  # as uvicorn treats a port it cannot bind
+        log.error("could not bind %s:%d: %s", host, port, error)
+        sys.exit(STARTUP_FAILURE)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(_serve_both(server, side))
+        runner.run(_serve_both(server, side, sockets))
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 
 
-async def _serve_both(server: uvicorn.Server, side: uvicorn.Server | None) -> None:
+def _shared_socket(host: str, port: int) -> socket.socket:
+    """A listening socket that other processes may bind too; the kernel hands each new connection to one of them."""
+    family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    shared = socket.socket(family, kind, protocol)
+    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    shared.bind(address)
+    return shared
+
+
+async def _serve_both(server: uvicorn.Server, side: uvicorn.Server | None, sockets: list[socket.socket] | None) -> None:
     time_collections()
     lag = asyncio.create_task(measure_loop_lag(), name="loop-lag")
     metrics = None if side is None else asyncio.create_task(side.serve(), name="metrics-server")
     try:
-        await server.serve()
+        await server.serve(sockets)
     finally:
         lag.cancel()
         if side is not None and metrics is not None:  # both or neither

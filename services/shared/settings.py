@@ -80,6 +80,11 @@ class HttpSettings(BaseSettings):
         default=False,
         description="a log line per request (off: the ingress logs each request and the metrics count them)",
     )
+    reuse_port: bool = Field(
+        default=False,
+        description="several processes may serve the API port on one host, the kernel spreading connections "
+        "among them (one process per pod needs none)",
+    )
     shutdown_delay_s: float | None = Field(
         default=None,
         ge=0,
