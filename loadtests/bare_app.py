@@ -6,13 +6,16 @@ the gateway against it, measured in the same run, rather than against absolute n
 on the machine. The Redis pool and uvicorn settings mirror `services/shared/redis.py` and
 `services/cli.py` so the comparison is between frameworks of work, not between configurations.
 
-    python -m loadtests.bare_app --redis-url redis://127.0.0.1:6379/9 --port 18300
+    python -m loadtests.bare_app --redis-url redis://127.0.0.1:6379/9 --port 18300 [--reuse-port]
+
+With `--reuse-port`, several of these processes share the port, as the gateway's do with `REUSE_PORT`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -67,10 +70,11 @@ def main() -> None:
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--reuse-port", action="store_true", help="share the port with other processes")
     args = parser.parse_args()
     # Same server settings as `estimator serve` (services/cli.py `_serve`): default loop and HTTP
     # implementations (uvloop and httptools when installed), no proxy headers, 15 s keep-alive.
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(args.redis_url),
         host=args.host,
         port=args.port,
@@ -79,6 +83,13 @@ def main() -> None:
         timeout_graceful_shutdown=30,
         timeout_keep_alive=15,
     )
+    sockets = None
+    if args.reuse_port:
+        shared = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        shared.bind((args.host, args.port))
+        sockets = [shared]
+    uvicorn.Server(config).run(sockets)
 
 
 if __name__ == "__main__":

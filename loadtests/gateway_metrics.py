@@ -3,10 +3,12 @@
 k6's latencies include every wait before the gateway's handler runs (the accept queue, a busy event
 loop, k6's own CPU); the gateway's histogram does not. When the two disagree, the time was spent
 before or around the handler, not in it; the gateway's event-loop lag says how much of it was its own
-loop being late.
+loop being late. A gateway of several processes is read as one: their histograms are added up.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,26 +30,30 @@ READS = ("status", "saves_list", "save_detail", "chat_history")
 Buckets = dict[str, dict[float, float]]
 
 
-async def scrape(url: str) -> tuple[Buckets, int]:
+async def scrape(urls: Sequence[str]) -> tuple[Buckets, int]:
     """Cumulative latency buckets per benchmark route (and of the gateway's event-loop lag and full garbage
-    collections, as "event loop lag" and "full collections"), and every request the gateway has counted."""
+    collections, as "event loop lag" and "full collections"), and every request the gateway has counted, over
+    the processes whose metrics are at `urls`."""
     async with httpx.AsyncClient(timeout=10) as client:
-        text = (await client.get(f"{url}/metrics")).text
+        texts = [(await client.get(f"{url}/metrics")).text for url in urls]
     by_template = {template: route for route, template in TEMPLATES.items()}
     buckets: Buckets = {route: {} for route in (*TEMPLATES, "event loop lag", "full collections")}
     served = 0.0
-    for family in text_string_to_metric_families(text):
+    for family in (family for text in texts for family in text_string_to_metric_families(text)):
         for sample in family.samples:
             if sample.name == SERVED:
                 served += sample.value
             route = by_template.get((sample.labels.get("method", ""), sample.labels.get("route", "")))
             if sample.name == LATENCY and route is not None:
-                bound = float(sample.labels["le"])
-                buckets[route][bound] = buckets[route].get(bound, 0.0) + sample.value
+                into = buckets[route]
             elif sample.name == LOOP_LAG:
-                buckets["event loop lag"][float(sample.labels["le"])] = sample.value
+                into = buckets["event loop lag"]
             elif sample.name == GC_PAUSES and sample.labels.get("generation") == "2":
-                buckets["full collections"][float(sample.labels["le"])] = sample.value
+                into = buckets["full collections"]
+            else:
+                continue
+            bound = float(sample.labels["le"])
+            into[bound] = into.get(bound, 0.0) + sample.value
     buckets["all reads"] = {}
     for route in READS:
         for bound, count in buckets[route].items():

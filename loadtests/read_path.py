@@ -9,9 +9,13 @@ seeded through the real API (owners with keys from `estimator keys create`, fini
    think time, a ramp then a steady period, with the simulator at a realistic speed and the product's
    request limits; k6 thresholds hold reads to p99 < 200 ms and to no error but 429;
 2. the same users, same think time, against the bare app (`loadtests/bare_app.py`: one Redis GET);
-3. maximum throughput with no think time, status vs bare, alternated twice;
+3. maximum throughput with no think time, status vs bare, alternated (three pairs: the median resists one noisy pair);
 4. single-route capacity: status, saves list, save detail, chat history;
 5. a fresh gateway replica's RSS after 10,000 and 100,000 requests.
+
+Phases 1 to 4 run the gateway as `--processes` processes sharing one port (`REUSE_PORT`; 2, the chart's
+default replica count), and the bare app as the same number, so every ratio compares like with like;
+phase 5 measures one process.
 
 It writes `loadtests/reports/read_path.md` (every target marked met or not met) and a latency chart next
 to it. Every k6 run is bounded by its own duration and by a kill deadline here.
@@ -50,6 +54,7 @@ from loadtests.read_stack import (
     seed,
     use_mix_limits,
     wait_answering,
+    wait_listening,
 )
 from services.devstack.supervisor import Stack
 
@@ -71,7 +76,8 @@ class Bench:
         self.fixtures = fixtures
         self.results = results
         self.logs = stack.log_dir or Path(tempfile.mkdtemp())
-        self.bare_pid: int | None = None
+        self.metrics_urls: list[str] = []
+        self.bare_pids: list[int] = []
 
     def parts(self) -> dict[str, list[int]]:
         running = {name: process.pid for name, process in self.stack.processes.items() if process.poll() is None}
@@ -79,7 +85,7 @@ class Bench:
             "gateways": [pid for name, pid in running.items() if name.startswith("gateway")],
             "saves": [pid for name, pid in running.items() if name == "saves"],
             "chat, worker, simulator": [pid for name, pid in running.items() if name in WRITERS],
-            "bare app": [self.bare_pid] if self.bare_pid else [],
+            "bare app": self.bare_pids,
         }
 
     async def phase(self, name: str, work: Awaitable[T]) -> T:
@@ -124,9 +130,9 @@ class Bench:
 async def run_mixed(bench: Bench) -> None:
     """The plan's mix against the gateway, the only phase in which anything writes."""
     r = bench.results
-    before, _ = await scrape(bench.stack.gateway_url)
+    before, _ = await scrape(bench.metrics_urls)
     mixed = await bench.mix("mixed", bench.stack.gateway_url, "gateway")
-    after, _ = await scrape(bench.stack.gateway_url)
+    after, _ = await scrape(bench.metrics_urls)
     r.gateway_p99 = {route: p99_between(before[route], after[route]) for route in after}
     r.full_collections = count_between(before["full collections"], after["full collections"])
     r.mix = {route: mixed.latency(f"route:{route}") for route in (*READ_ROUTES, "chat", "estimate")}
@@ -142,18 +148,21 @@ async def run_mixed(bench: Bench) -> None:
 async def run_against_bare(bench: Bench, redis_url: str) -> None:
     """The bare app runs only while it is measured, so it takes no CPU from the gateway's other phases."""
     a, r, gateway = bench.args, bench.results, bench.stack.gateway_url
-    with bare_app(redis_url, free_port(), bench.logs) as (bare_url, bare_pid):
-        bench.bare_pid = bare_pid
+    port = free_port()
+    with bare_app(redis_url, port, bench.logs, a.processes) as (bare_url, bare_pids):
+        bench.bare_pids = bare_pids
         await wait_answering(f"{bare_url}/doc")
+        for pid in bare_pids:
+            await wait_listening(pid, port)
         r.bare = (await bench.mix("bare-mixed", bare_url, "bare")).latency("route:bare")
         # Unreported: the first seconds of a flood measure k6 and fresh connections as much as the servers.
         await bench.flood("warm-up-status", gateway, "status", THROUGHPUT_USERS, a.warmup_seconds)
         await bench.flood("warm-up-bare", bare_url, "bare", THROUGHPUT_USERS, a.warmup_seconds)
-        for pair in (1, 2):
+        for pair in range(1, a.throughput_pairs + 1):
             status = await bench.flood(f"max-status-{pair}", gateway, "status", THROUGHPUT_USERS, a.throughput_seconds)
             bare = await bench.flood(f"max-bare-{pair}", bare_url, "bare", THROUGHPUT_USERS, a.throughput_seconds)
             r.throughput_pairs.append((status.latency("route:status").rps, bare.latency("route:bare").rps))
-    bench.bare_pid = None
+    bench.bare_pids = []
 
 
 async def run_capacity(bench: Bench) -> None:
@@ -172,7 +181,7 @@ async def run_memory(bench: Bench, url: str) -> None:
         await bench.requests(f"memory-{target}", url, target - sent)
         sent = target
         await asyncio.sleep(1)
-        bench.results.memory.append(MemoryPoint(sent, process.memory_info().rss, (await scrape(url))[1]))
+        bench.results.memory.append(MemoryPoint(sent, process.memory_info().rss, (await scrape([url]))[1]))
     bench.stack.stop(["gateway-memory"])
 
 
@@ -192,6 +201,7 @@ async def benchmark(args: argparse.Namespace) -> Results:
         memory_users=MEMORY_USERS,
         limits=limits,
         access_log=args.access_log,
+        processes=args.processes,
     )
     results = Results(settings, f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", machine())
     async with isolated_stores() as (redis_url, database_url):
@@ -201,10 +211,11 @@ async def benchmark(args: argparse.Namespace) -> Results:
         await stack.start()
         try:
             owners = await seed(stack, args.owners, args.jobs_per_owner, args.seed_timeout)
-            await use_mix_limits(stack, limits)
+            metrics_urls = await use_mix_limits(stack, limits, args.processes)
             # Started now because a gateway is only ready while the chat service runs, which stops after the mix.
             memory_gateway = await stack.start_gateway("gateway-memory", free_port())
             bench = Bench(args, stack, fixtures_env(owners), results)
+            bench.metrics_urls = metrics_urls
             await run_mixed(bench)
             await run_against_bare(bench, redis_url)
             await run_capacity(bench)
@@ -218,9 +229,13 @@ async def benchmark(args: argparse.Namespace) -> Results:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vus", type=int, default=1000, help="users in the mixed and bare runs")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="gateway processes sharing its port (and as many of the bare app)"
+    )
     parser.add_argument("--ramp", type=int, default=10, help="seconds over which users arrive")
     parser.add_argument("--steady", type=int, default=60, help="seconds all users stay after the ramp")
     parser.add_argument("--throughput-seconds", type=int, default=10, help="per run of the status/bare comparison")
+    parser.add_argument("--throughput-pairs", type=int, default=3, help="status/bare pairs, alternated")
     parser.add_argument("--warmup-seconds", type=int, default=3, help="unreported floods before the comparison")
     parser.add_argument("--capacity-seconds", type=int, default=10, help="per route of the capacity table")
     parser.add_argument("--memory-requests", type=int, nargs=2, default=[10_000, 100_000], metavar=("FIRST", "LAST"))

@@ -54,6 +54,7 @@ class Settings:
     memory_users: int
     limits: MixLimits
     access_log: bool
+    processes: int
 
 
 @dataclass
@@ -109,10 +110,12 @@ def latency_row(name: str, s: Latency, gateway_p99: str = "") -> str:
 def full_collections(r: Results) -> str:
     if not r.full_collections:
         return "It made no full garbage collection meanwhile."
+    made = (
+        "one full garbage collection" if r.full_collections == 1 else f"{r.full_collections} full garbage collections"
+    )
     return (
-        f"It made {r.full_collections} full garbage collections meanwhile, the longest "
-        f"{r.gateway_p99.get('full collections', 'n/a')} ms (`estimator_gc_pause_seconds`), each stopping "
-        "every request."
+        f"It made {made} meanwhile, the longest {r.gateway_p99.get('full collections', 'n/a')} ms "
+        "(`estimator_gc_pause_seconds`), each stopping every request in its process."
     )
 
 
@@ -135,10 +138,10 @@ def mix_section(r: Results) -> list[str]:
         "Errors are answers other than a success, a 429 or, for a write, a 409; 409s are chat turns refused "
         "because another user of the same owner was already chatting about that estimate (`turn_in_progress`).",
         "",
-        "The gateway's event loop woke a task due every 0.25 s late by p99 "
+        "The gateway's event loops woke a task due every 0.25 s late by p99 "
         f"{r.gateway_p99.get('event loop lag', 'n/a')} ms during the mixed run "
-        "(`estimator_event_loop_lag_seconds`, the same bucket reading): every request in the process waited "
-        f"about that long before its handler ran. {full_collections(r)}",
+        "(`estimator_event_loop_lag_seconds` over all its processes, the same bucket reading): every request in "
+        f"a process waited about that long before its handler ran. {full_collections(r)}",
         "",
     ]
 
@@ -154,7 +157,7 @@ def throughput_section(r: Results) -> list[str]:
         *rows,
         "",
         f"Status / bare (median of the pairs): **{r.status_vs_bare:.2f}**. Runs of {st.throughput_seconds} s, "
-        "alternated (status, bare, status, bare) so drift in the machine's load hits both alike.",
+        "alternated (status, bare, status, bare, …) so drift in the machine's load hits both alike.",
         "",
     ]
 
@@ -255,6 +258,10 @@ def report(r: Results, chart: Path) -> str:
             "",
             f"Machine: {r.machine}. The whole run took {r.wall_s / 60:.1f} min. k6 runs on the same machine and "
             "competes with the services for its cores.",
+            "",
+            f"The gateway runs as {st.processes} process{'es' if st.processes > 1 else ''} sharing one port "
+            "(`REUSE_PORT`), as the chart's replicas share a Service; the bare app runs as many processes, so "
+            "each ratio compares like with like. Memory is one fresh process's.",
             "",
             f"Mixed run: {st.users} users arriving over {st.ramp_s} s, then {st.steady_s} s steady; 80 % readers "
             "(status 40 %, saves list, save detail and chat history 20 % each), 15 % chatters (JSON replies), "

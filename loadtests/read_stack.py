@@ -3,7 +3,9 @@
 Seeding wants a fast simulator and no request limits (it is set-up, not measurement); the mixed run
 wants the simulator at a realistic speed and the product's request limits, so chat and estimates wait
 on the model the way they would in production instead of burning CPU. The simulator and the gateway
-are therefore restarted between the two, on the same ports and stores.
+are therefore restarted between the two, on the same ports and stores. From then on the gateway runs as
+several processes on one port (`REUSE_PORT`), as the chart's replicas share a Service in a cluster; each
+keeps a metrics port of its own, which is how the benchmark reads what each one measured.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from services.devstack.resolve import Resolved
 from services.devstack.supervisor import Stack, create_demo_key
@@ -127,8 +130,9 @@ async def finished_save(api: httpx.AsyncClient, key: str, job_id: str, deadline:
     raise RuntimeError(f"seeding estimation {job_id} did not finish in time")
 
 
-async def use_mix_limits(stack: Stack, limits: MixLimits) -> None:
-    """Restarts the simulator and the gateway with the mixed run's settings, on the same ports."""
+async def use_mix_limits(stack: Stack, limits: MixLimits, gateways: int) -> list[str]:
+    """Restarts the simulator with the mixed run's settings, and the gateway as `gateways` processes sharing
+    its port; returns their metrics URLs."""
     stack.env_used.update(
         ESTIMATE_RATE_LIMIT=limits.estimate_rate,
         CHAT_RATE_LIMIT=limits.chat_rate,
@@ -147,27 +151,55 @@ async def use_mix_limits(stack: Stack, limits: MixLimits) -> None:
             stderr=subprocess.STDOUT,
         )
     await stack.wait_ready({"simulator": f"http://{HOST}:{port}/readyz"})
-    await stack.start_gateway("gateway", stack.ports.gateway)
+    metrics = []
+    for replica in range(gateways):
+        name, metrics_port = "gateway" if replica == 0 else f"gateway-{replica}", free_port()
+        await stack.start_gateway(name, stack.ports.gateway, {"REUSE_PORT": "true", "METRICS_PORT": str(metrics_port)})
+        await wait_listening(stack.processes[name].pid, stack.ports.gateway)
+        metrics.append(f"http://{HOST}:{metrics_port}")
+    return metrics
+
+
+async def wait_listening(pid: int, port: int, timeout_s: float = 30.0) -> None:
+    """`/readyz` on a shared port may be answered by a replica started before: this waits for this one."""
+    deadline = time.monotonic() + timeout_s
+    process = psutil.Process(pid)
+    while not any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in process.net_connections("tcp")):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"process {pid} is not listening on {port}")
+        await asyncio.sleep(0.2)
 
 
 @contextlib.contextmanager
-def bare_app(redis_url: str, port: int, logs: Path) -> Iterator[tuple[str, int]]:
-    """The bare baseline as its own process on loopback (its URL and pid), stopped, or killed if stuck, after."""
-    with (logs / "bare-app.log").open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "loadtests.bare_app", "--redis-url", redis_url, "--host", HOST, "--port", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+def bare_app(redis_url: str, port: int, logs: Path, processes: int) -> Iterator[tuple[str, list[int]]]:
+    """The bare baseline as `processes` processes sharing a port on loopback (its URL and their pids), as many as
+    the gateway's; stopped, or killed if stuck, after."""
+    command = [
+        sys.executable,
+        "-m",
+        "loadtests.bare_app",
+        "--redis-url",
+        redis_url,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
+    started: list[subprocess.Popen[bytes]] = []
     try:
-        yield f"http://{HOST}:{port}", process.pid
+        with (logs / "bare-app.log").open("ab") as output:
+            for _ in range(processes):
+                started.append(subprocess.Popen([*command, "--reuse-port"], stdout=output, stderr=subprocess.STDOUT))
+        yield f"http://{HOST}:{port}", [process.pid for process in started]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for process in started:
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 async def wait_answering(url: str, timeout_s: float = 30.0) -> None:

@@ -151,10 +151,10 @@ class Stack:
         """One more worker on this stack's queue, as a scaled-out or replacement pod would join it."""
         self._spawn(name, ["worker"], {**self.env_used, **(extra_env or {})})
 
-    async def start_gateway(self, name: str, port: int) -> str:
+    async def start_gateway(self, name: str, port: int, extra_env: dict[str, str] | None = None) -> str:
         """One more gateway replica sharing this stack's Redis and services; returns its base URL."""
         url = f"http://{self.host}:{port}"
-        self._spawn(name, self._serve_args("gateway", port), self.env_used)
+        self._spawn(name, self._serve_args("gateway", port), {**self.env_used, **(extra_env or {})})
         await self.wait_ready({name: f"{url}/readyz"})
         return url
 

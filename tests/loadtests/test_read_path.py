@@ -69,7 +69,10 @@ async def test_a_small_run_writes_every_section_of_the_report_and_the_chart(tmp_
         assert section in text, section
     mix = table_rows(text, "## Mixed run")
     assert "gateway-side p99 ms" in mix[0]
-    assert "The gateway's event loop woke a task due every 0.25 s late by p99 ≤ " in text, "its own lag, measured"
+    assert "The gateway runs as 2 processes sharing one port" in text, "the chart's default replica count"
+    all_reads = next(row for row in mix if row.startswith("| all reads |"))
+    assert all_reads.split(" | ")[6].startswith("≤ "), "what the gateway's processes measured, read from each"
+    assert "The gateway's event loops woke a task due every 0.25 s late by p99 ≤ " in text, "their own lag, measured"
     assert "full garbage collection" in text
     for route in MIX_ROWS:
         assert any(row.startswith(f"| {route} ") for row in mix), route
@@ -77,7 +80,7 @@ async def test_a_small_run_writes_every_section_of_the_report_and_the_chart(tmp_
     for target in TARGETS:
         rows = [row for row in targets if target in row]
         assert rows and all(row.rstrip(" |").endswith(("met", "**not met**")) for row in rows), target
-    assert len(table_rows(text, "## Maximum throughput")) == 3  # header and two pairs
+    assert len(table_rows(text, "## Maximum throughput")) == 4  # header and three pairs
     assert {row.split(" | ")[0] for row in table_rows(text, "## Single-route capacity")[1:]} == {
         "| status",
         "| saves_list",
