@@ -95,7 +95,6 @@ def create_app() -> FastAPI:
     app.include_router(chat.router)
     app.include_router(saves.router)
     app.include_router(methodology.router)
-    app.router.routes[:0] = fast_reads.ROUTES
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -111,6 +110,7 @@ def create_app() -> FastAPI:
     # Redis only: status, events and the read model need nothing else, so an outage of saves or chat
     # must not take every gateway out of the ingress. Their routes answer 503 with Retry-After meanwhile.
     checks = {"redis": redis_ready}
+    fast_reads.install(app, "gateway")
     install_observability(app, "gateway", checks, metrics_route=settings.development)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_request_limits(app)

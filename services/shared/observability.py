@@ -64,7 +64,7 @@ async def counted_stream(stream: str, events: AsyncIterator[T]) -> AsyncIterator
         SSE_CONNECTIONS.labels(stream).dec()
 
 
-class _MetricsMiddleware:
+class MetricsMiddleware:
     """Counts and times requests by route template (pure ASGI: no task group around the app)."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
@@ -168,7 +168,7 @@ def install_observability(
             return await metrics_response(app)
 
     app.include_router(router)
-    app.add_middleware(_MetricsMiddleware, service=service)
+    app.add_middleware(MetricsMiddleware, service=service)
     if configure_tracing(service):
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
