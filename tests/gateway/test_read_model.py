@@ -4,7 +4,6 @@ resource of its own."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -12,22 +11,12 @@ import pytest
 
 from services.devstack.supervisor import Stack
 from services.estimation.methodology import METHODOLOGY_VERSION, MODEL_DOCUMENT
-from tests.api import bearer, estimate, requirements
-from tests.stacks import in_process_gateway
+from tests.api import estimate, requirements
 
 
 @pytest.fixture
 async def finished(client: httpx.AsyncClient) -> dict[str, Any]:
     return await estimate(client, {"requirements_md": requirements("Cached", "login", "search"), "name": "Cached"})
-
-
-@pytest.fixture
-async def replica(stack: Stack, monkeypatch: pytest.MonkeyPatch, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A second gateway on the same Redis and saves service, as another pod behind the ingress."""
-    env = {name: stack.env_used[name] for name in ("REDIS_URL", "SAVES_URL", "CHAT_URL", "INTERNAL_TOKEN")}
-    async with in_process_gateway(monkeypatch, env) as other:
-        other.headers.update(bearer(api_key))
-        yield other
 
 
 async def _names(client: httpx.AsyncClient) -> dict[str, str]:
