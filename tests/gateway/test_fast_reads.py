@@ -1,19 +1,16 @@
-"""The plain form of each hot read is served by a lane in front of the middleware stack: whatever goes
+"""The plain form of each hot read is served by a lane at the front of the middleware stack: whatever goes
 wrong, a client gets the same answer there as from the FastAPI route behind it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from services.devstack.supervisor import Stack
 from services.shared.jobs import JobStore
-from tests.api import bearer, estimate, requirements
-from tests.stacks import in_process_gateway
+from tests.api import estimate, requirements
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
 
@@ -21,14 +18,6 @@ UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
 @pytest.fixture
 async def finished(client: httpx.AsyncClient) -> dict[str, Any]:
     return await estimate(client, {"requirements_md": requirements("Lane", "login"), "name": "Lane"})
-
-
-@pytest.fixture
-async def in_process(stack: Stack, monkeypatch: pytest.MonkeyPatch, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    env = {name: stack.env_used[name] for name in ("REDIS_URL", "SAVES_URL", "CHAT_URL", "INTERNAL_TOKEN")}
-    async with in_process_gateway(monkeypatch, env) as gateway:
-        gateway.headers.update(bearer(api_key))
-        yield gateway
 
 
 async def _alike(client: httpx.AsyncClient, path: str, **headers: str) -> httpx.Response:
@@ -55,12 +44,14 @@ async def test_refusals_on_the_plain_reads_match_their_long_forms(
 
 
 async def test_a_store_outage_on_a_plain_read_is_answered_as_on_its_long_form(
-    in_process: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    replica: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """On an in-process replica, where the store can be made to fail."""
+
     async def unreachable(*_: object) -> bytes:
         raise RedisConnectionError("connection refused")
 
     monkeypatch.setattr(JobStore, "public_json", unreachable)
-    outage = await _alike(in_process, f"/api/estimate/{UNKNOWN_ID}/status")
+    outage = await _alike(replica, f"/api/estimate/{UNKNOWN_ID}/status")
 
     assert (outage.status_code, outage.json()["error"]["code"]) == (503, "dependency_unavailable")
