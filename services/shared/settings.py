@@ -83,7 +83,7 @@ class HttpSettings(BaseSettings):
     reuse_port: bool = Field(
         default=False,
         description="several processes may serve the API port on one host, the kernel spreading connections "
-        "among them (one process per pod needs none)",
+        "among them; each needs its own METRICS_PORT (one process per pod needs none)",
     )
     shutdown_delay_s: float | None = Field(
         default=None,
