@@ -48,17 +48,18 @@ class FastRead(Route):
             return await handler(request, await authenticate(request), request.app.state.gateway)
 
         super().__init__(path, endpoint, methods=["GET"], include_in_schema=False)
-        self.read = endpoint
         self.plain_queries = plain_queries
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or scope["method"] != "GET" or not self.plain_queries(scope["query_string"]):
             return Match.NONE, {}
+        match, child = super().matches(scope)  # the path first: the headers are read for one route at most
+        if match is not Match.FULL:
+            return Match.NONE, {}
         if any(name == b"if-none-match" and len(value) > saves.MAX_IF_NONE_MATCH for name, value in scope["headers"]):
             return Match.NONE, {}  # FastAPI's validation refuses it, as it would have anyway
-        match, child = super().matches(scope)
         # As FastAPI's routes do: metrics and traces label the request with this route's template.
-        return match, {**child, "route": self} if match is Match.FULL else child
+        return match, {**child, "route": self}
 
 
 def _no_query(query: bytes) -> bool:
@@ -125,7 +126,7 @@ class FastReadLane:
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         try:
-            response = await scope["route"].read(request)
+            response = await scope["endpoint"](request)
         except Exception as exc:
             handler = self.handler_for(exc)
             if handler is None:
@@ -135,7 +136,10 @@ class FastReadLane:
         await response(scope, receive, send)
 
     def handler_for(self, exc: Exception) -> HTTPExceptionHandler | None:
-        """The app's handler for `exc`, looked up along its class's MRO as Starlette does."""
+        """The app's handler for `exc`, looked up along its class's MRO as Starlette does.
+
+        Not Starlette's ExceptionMiddleware: it wraps every `send` to learn whether the response has started,
+        one of the layers the lane exists to skip; here an exception can only come before the response does."""
         for kind in type(exc).__mro__:
             if kind in self.handlers:
                 return self.handlers[kind]
