@@ -84,7 +84,9 @@ def main() -> None:
         timeout_keep_alive=15,
     )
     sockets = None
-    if args.reuse_port:
+    if (
+        args.reuse_port
+    ):  # as services/shared/serving.py does; not imported, which would load a service into the baseline
         shared = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         shared.bind((args.host, args.port))

@@ -217,7 +217,7 @@ async def test_replicas_on_one_machine_share_its_port_when_reuse_port_is_on(redi
             async with httpx.AsyncClient(base_url=url, timeout=5) as client:
                 await _until_ready(client, replica, log)
         answers = [await _on_a_new_connection(url) for _ in range(60)]
-        served = [await _requests_counted(f"http://127.0.0.1:{port}") for port in metrics]
+        served = [await _requests_counted(f"http://127.0.0.1:{metrics_port}") for metrics_port in metrics]
         exclusive = await _gateway_pod(redis_url, port, logs[2], METRICS_PORT="0")
         exclusive_exit = await asyncio.to_thread(exclusive.wait, START_DEADLINE_S)
 
